@@ -1,0 +1,1 @@
+"""Generation: audio-to-motion, talking-face video, synthetic data. May import `recognition` and `rigs`."""

@@ -1,0 +1,1 @@
+"""PyTorch re-implementations of the bundled recognition nets (weights in assets/models)."""

@@ -1,0 +1,61 @@
+"""The seven emotion classes every model and generator speaks, and their place on the circumplex.
+
+Class order is face-api's: neutral, happy, sad, angry, fearful, disgusted, surprised. Other models order
+their classes differently; they are mapped to these names by name, never by index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rigs.errors import AffectStudioError
+
+EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+EMOTION_INDEX: dict[str, int] = {name: i for i, name in enumerate(EMOTIONS)}
+
+# Spellings people and other models use for the same classes.
+ALIASES: dict[str, str] = {
+    "calm": "neutral",
+    "happiness": "happy", "joy": "happy",
+    "sadness": "sad",
+    "anger": "angry",
+    "fear": "fearful", "afraid": "fearful",
+    "disgust": "disgusted",
+    "surprise": "surprised", "astonished": "surprised",
+}  # fmt: skip
+
+# Valence and arousal in [-1, 1] (Russell 1980, circumplex). Russell has no "disgust": we place it at
+# (-0.60, 0.35), unpleasant and moderately aroused, between angry and sad; this is our choice.
+CIRCUMPLEX: dict[str, tuple[float, float]] = {
+    "neutral": (0.0, 0.0),
+    "happy": (0.83, 0.53),
+    "sad": (-0.65, -0.27),
+    "angry": (-0.52, 0.58),
+    "fearful": (-0.34, 0.64),
+    "disgusted": (-0.60, 0.35),
+    "surprised": (0.16, 0.89),
+}
+CIRCUMPLEX_TABLE = np.array([CIRCUMPLEX[name] for name in EMOTIONS], dtype=np.float32)  # (7, 2)
+
+
+class UnknownEmotionError(AffectStudioError):
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"unknown emotion {name!r}; valid emotions: {', '.join(EMOTIONS)}")
+
+
+def canonical_emotion(name: str) -> str:
+    """`'Fear'` -> `'fearful'`; raises `UnknownEmotionError` listing the valid names."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in EMOTION_INDEX:
+        raise UnknownEmotionError(name)
+    return key
+
+
+def valence_arousal(probabilities: np.ndarray) -> np.ndarray:
+    """Derived valence/arousal: class probabilities `(..., 7)` -> `(..., 2)` expected circumplex point.
+
+    This is a derivation from a classifier, not a valence/arousal model: say "derived" wherever it is shown.
+    """
+    return np.asarray(probabilities, dtype=np.float32) @ CIRCUMPLEX_TABLE

@@ -1,0 +1,27 @@
+"""Errors a user can act on. Their message is one line that names the file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AffectStudioError(Exception):
+    """An expected failure (bad input, unwritable output): shown to users as one line, no traceback."""
+
+
+class InputFileError(AffectStudioError):
+    """An input file that cannot be used, e.g. `portrait.png: no face found`."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class OutputFileError(AffectStudioError):
+    """An output that cannot be written, e.g. `/ro/out.json: permission denied`."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

@@ -1,0 +1,1 @@
+"""Studio: wires recognition, generation and rigs into pipelines, the CLI and the web app."""

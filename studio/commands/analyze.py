@@ -1,0 +1,150 @@
+"""`affect-studio analyze IMAGE_OR_VIDEO`: faces, expressions, derived valence/arousal, pose, AUs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import typer
+from PIL import Image
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from recognition.analysis import FaceAnalysis, FaceAnalysisPipeline, ImageAnalysis, VideoAnalysis
+from recognition.image_io import IMAGE_SUFFIXES, load_image
+from recognition.video import VIDEO_SUFFIXES, iter_frames, video_info
+from rigs.atomic import atomic_write, check_writable
+from rigs.errors import InputFileError, OutputFileError
+from studio.annotate import annotate
+from studio.cli import app, console
+from studio.plots import plot_emotion_over_time
+from studio.report import faces_table
+
+log = logging.getLogger(__name__)
+
+
+@app.command()
+def analyze(
+    path: Path = typer.Argument(..., help="An image (PNG, JPEG, ...) or a video (MP4, MOV, MKV, WebM)."),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Write every result (landmarks, blendshapes, emotions, AUs, pose) as JSON."
+    ),
+    annotate_out: Path | None = typer.Option(
+        None, "--annotate", help="Write the input with faces drawn on it: OUT.png for images, OUT.mp4 for videos."
+    ),
+    plot_out: Path | None = typer.Option(
+        None, "--plot", help="Videos: emotion-over-time plot PNG (default: next to --json, as *_emotion.png)."
+    ),
+    identity: bool = typer.Option(False, "--identity", help="Also compute 128-d identity embeddings."),
+    small_faces: bool = typer.Option(
+        False, "--small-faces", help="Search finer tiles for small faces in group photos (slower)."
+    ),
+) -> None:
+    """Analyse every face in an IMAGE, or the main face through a VIDEO.
+
+    Prints a table per face (top emotions, derived valence/arousal, head pose, strongest blendshapes and
+    action units). Valence/arousal are derived from the emotion probabilities, not measured.
+
+    Examples:
+
+        affect-studio analyze portrait.jpg --json faces.json --annotate faces.png
+
+        affect-studio analyze clip.mp4 --json frames.json --annotate clip_faces.mp4
+    """
+    from recognition.face import FaceAnalyzer, FaceAnalyzerConfig
+    from recognition.identity import IdentityEncoder
+
+    is_video = path.suffix.lower() in VIDEO_SUFFIXES
+    for out in (json_out, annotate_out, plot_out):
+        if out is not None:
+            check_writable(out)
+    if annotate_out is not None:
+        wanted = {".mp4"} if is_video else {".png", ".jpg", ".jpeg", ".webp"}
+        if annotate_out.suffix.lower() not in wanted:
+            raise OutputFileError(annotate_out, f"--annotate for this input must end in {' or '.join(sorted(wanted))}")
+    if not is_video and path.suffix.lower() not in IMAGE_SUFFIXES and path.exists():
+        log.info("%s: unknown suffix, trying to read it as an image", path)
+
+    config = FaceAnalyzerConfig(extra_tile_levels=1 if small_faces else 0)
+    with FaceAnalyzer(config) as analyzer:
+        pipeline = FaceAnalysisPipeline(analyzer, identity=IdentityEncoder() if identity else None)
+        if is_video:
+            _analyze_video(pipeline, path, json_out, annotate_out, plot_out)
+        else:
+            _analyze_image(pipeline, path, json_out, annotate_out)
+
+
+def _analyze_image(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotate_out) -> ImageAnalysis:
+    image = load_image(path)
+    result = pipeline.image(image, source=str(path))
+    if not result.faces:
+        raise InputFileError(path, f"no face found in the {result.width}x{result.height} image")
+    console.print(faces_table(result.faces, f"{path.name}: {len(result.faces)} face(s)"))
+    if json_out:
+        result.save_json(json_out)
+        console.print(f"wrote {json_out}")
+    if annotate_out:
+        save_png(annotate(image, result.faces), annotate_out)
+        console.print(f"wrote {annotate_out}")
+    return result
+
+
+def save_png(image: np.ndarray, path: Path) -> Path:
+    """Write an RGB array as PNG/JPEG/WebP (by suffix), atomically."""
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    with atomic_write(path, "wb") as f:
+        Image.fromarray(image).save(f, format=fmt)
+    return path
+
+
+def _analyze_video(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotate_out, plot_out) -> VideoAnalysis:
+    from generation.video_writer import VideoWriter
+
+    info = video_info(path)
+    writer = VideoWriter(annotate_out, info.fps) if annotate_out else None
+    columns = [TextColumn("analysing {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(path.name, total=info.frame_count or None)
+
+            def on_frame(seconds: float, frame: np.ndarray, analysis: FaceAnalysis | None) -> None:
+                if writer is not None:
+                    writer.write(annotate(frame, [analysis]) if analysis else frame)
+                progress.advance(task)
+
+            result = pipeline.video(iter_frames(path), info.fps, source=str(path), on_frame=on_frame)
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if not result.frames:
+        raise InputFileError(path, "video has no frames")
+    if result.detected_fraction == 0:
+        raise InputFileError(path, f"no face found in any of the {len(result.frames)} frames")
+    _print_video_summary(path, result)
+    if json_out:
+        result.save_json(json_out)
+        console.print(f"wrote {json_out}")
+        plot_out = plot_out or json_out.with_name(json_out.stem + "_emotion.png")
+    if plot_out:
+        plot_emotion_over_time(result.times, result.probabilities, plot_out, f"{path.name}: emotion over time")
+        console.print(f"wrote {plot_out}")
+    if annotate_out:
+        console.print(f"wrote {annotate_out}")
+    return result
+
+
+def _print_video_summary(path: Path, result: VideoAnalysis) -> None:
+    from rich.table import Table
+
+    from rigs.emotions import EMOTIONS
+
+    mean = np.nanmean(result.probabilities, axis=0)
+    table = Table(title=f"{path.name}: {len(result.frames)} frames at {result.fps:.2f} fps")
+    table.add_column("face found in")
+    for emotion in EMOTIONS:
+        table.add_column(f"mean {emotion}", justify="right")
+    table.add_row(f"{result.detected_fraction:.0%} of frames", *(f"{p:.0%}" for p in mean))
+    console.print(table)
