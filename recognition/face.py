@@ -20,6 +20,7 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from recognition import models
+from recognition.face_detection import FaceDetector
 from rigs.arkit import ARKIT_NAMES, arkit_vector
 
 log = logging.getLogger(__name__)
@@ -131,11 +132,13 @@ class FaceAnalyzerConfig:
     max_faces: int = 5
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
-    # The landmarker's detector (BlazeFace short range) misses faces that are small in the frame. Stills
-    # are therefore also searched in overlapping square tiles: one level of tiles the size of the short
-    # side, plus `extra_tile_levels` levels of tiles half as large each (slower, finds smaller faces).
-    extra_tile_levels: int = 0
-    duplicate_iou: float = 0.4  # two detections overlapping more than this are the same face
+    # The landmarker's own detector (BlazeFace short range) misses faces that are small in the frame, so
+    # stills are also searched with face-api's SSD detector and the landmarker runs on a crop around
+    # each face it finds. Off: faster, but only faces that fill a good part of the image are found.
+    use_detector: bool = True
+    detector_min_confidence: float = 0.3  # low on purpose: the landmarker rejects what is not a face
+    crop_scale: float = 2.0  # side of the crop around a detected face, in face-box sizes
+    duplicate_iou: float = 0.3  # two results overlapping more than this are the same face
 
 
 def _box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -146,28 +149,17 @@ def _box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def square_tiles(width: int, height: int, extra_levels: int = 0) -> list[tuple[int, int, int]]:
-    """Overlapping square tiles `(x0, y0, side)` covering an image, coarsest first.
+def _contains_centre(outer: tuple[float, ...], inner: tuple[float, ...]) -> bool:
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
 
-    Level 0 has tiles of side `min(width, height)` at half-side stride (none for a square image, which is
-    covered by the whole-image pass); each extra level halves the side, down to 96 px.
-    """
-    tiles: list[tuple[int, int, int]] = []
-    side = min(width, height)
-    for level in range(extra_levels + 1):
-        if side < 96:
-            break
-        if level > 0 or width != height:
-            stride = max(1, side // 2)
-            xs = list(range(0, width - side + 1, stride)) or [0]
-            ys = list(range(0, height - side + 1, stride)) or [0]
-            if xs[-1] != width - side:
-                xs.append(width - side)
-            if ys[-1] != height - side:
-                ys.append(height - side)
-            tiles += [(x, y, side) for y in ys for x in xs]
-        side //= 2
-    return tiles
+
+def crop_around(box: tuple[float, ...], scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The square of side `scale * max(box sides)` centred on `box`, clipped to the image: x0, y0, x1, y1."""
+    side = scale * max(box[2] - box[0], box[3] - box[1])
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    return x0, y0, min(width, int(cx + side / 2) + 1), min(height, int(cy + side / 2) + 1)
 
 
 class FaceAnalyzer:
@@ -180,6 +172,11 @@ class FaceAnalyzer:
     def __init__(self, config: FaceAnalyzerConfig | None = None):
         self.config = config or FaceAnalyzerConfig()
         self._still = self._landmarker(vision.RunningMode.IMAGE)
+        self._detector = (
+            FaceDetector(self.config.detector_min_confidence, self.config.max_faces * 4)
+            if self.config.use_detector
+            else None
+        )
 
     def _landmarker(self, mode: vision.RunningMode) -> vision.FaceLandmarker:
         c = self.config
@@ -199,24 +196,24 @@ class FaceAnalyzer:
     def __call__(self, image: np.ndarray) -> list[FaceObservation]:
         """All faces in an `(H, W, 3) uint8` RGB image, largest first (empty list if none)."""
         height, width = image.shape[:2]
-        found: list[tuple[float, FaceObservation]] = []  # (face size relative to the view, face)
-        views = [(0, 0, width, height)] + [
-            (x, y, side, side) for x, y, side in square_tiles(width, height, self.config.extra_tile_levels)
-        ]
-        for x0, y0, w, h in views:
-            crop = np.ascontiguousarray(image[y0 : y0 + h, x0 : x0 + w])
-            result = self._still.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=crop))
-            for face in _observations(result, (w, h), offset=(x0, y0), image_size=(width, height)):
-                found.append((face.width / w, face))
-        return self._deduplicate(found)
+        faces = self._landmarks_in(image, (0, 0, width, height))
+        if self.config.use_detector:
+            for detection in self._detector(image):
+                if any(_contains_centre(face.box, detection.box) for face in faces):
+                    continue  # already found by the whole-image pass
+                view = crop_around(detection.box, self.config.crop_scale, width, height)
+                for face in self._landmarks_in(image, view)[:1]:
+                    if all(_box_iou(face.box, other.box) < self.config.duplicate_iou for other in faces):
+                        faces.append(face)
+        return sorted(faces, key=lambda f: -f.area)[: self.config.max_faces]
 
-    def _deduplicate(self, found: list[tuple[float, FaceObservation]]) -> list[FaceObservation]:
-        # Keep, for each face, the view in which it was largest (most pixels under the landmark model).
-        kept: list[FaceObservation] = []
-        for _, face in sorted(found, key=lambda item: -item[0]):
-            if all(_box_iou(face.box, other.box) < self.config.duplicate_iou for other in kept):
-                kept.append(face)
-        return sorted(kept, key=lambda f: -f.area)[: self.config.max_faces]
+    def _landmarks_in(self, image: np.ndarray, view: tuple[int, int, int, int]) -> list[FaceObservation]:
+        """Run the landmarker on the `view` (x0, y0, x1, y1) of the image; results in image pixels."""
+        x0, y0, x1, y1 = view
+        crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+        result = self._still.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=crop))
+        size = (image.shape[1], image.shape[0])
+        return _observations(result, (x1 - x0, y1 - y0), offset=(x0, y0), image_size=size)
 
     def track(
         self, frames: Iterable[tuple[float, np.ndarray]]

@@ -35,13 +35,14 @@ def worker_count() -> int:
 class OnnxNet:
     """A bundled net in ONNX Runtime: `net(batch) -> output`, both float32 NumPy arrays.
 
-    Each call uses one thread (these nets are small: threads inside one call cost more than they
-    save); `map_batches` runs chunks of a large batch concurrently, one core each.
+    Small nets use one thread per call (threads inside one call cost more than they save) and
+    `map_batches` runs chunks of a large batch concurrently, one core each; a big net (the detector)
+    gets `threads` threads per call.
     """
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, threads: int = 1):
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
@@ -49,8 +50,13 @@ class OnnxNet:
         )
         self.input_name = self.session.get_inputs()[0].name
 
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """All outputs for a `float32` batch."""
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        """The first output for a `float32` batch."""
+        return self.run(batch)[0]
 
     def map_batches(self, batch: np.ndarray, chunk: int = 32, workers: int | None = None) -> np.ndarray:
         """Same result as `self(batch)`, computed in chunks spread over `workers` threads."""
@@ -66,6 +72,7 @@ LOADERS: dict[str, Callable[[], Any]] = {
     "faceapi_expression": lambda: OnnxNet("faceapi_expression.onnx"),
     "faceapi_recognition": lambda: OnnxNet("faceapi_recognition.onnx"),
     "fer_mini_xception": lambda: OnnxNet("fer_mini_xception.onnx"),
+    "faceapi_ssd_mobilenetv1": lambda: OnnxNet("faceapi_ssd_mobilenetv1.onnx", threads=worker_count()),
 }
 
 

@@ -55,9 +55,7 @@ SSD_OUTPUT = "faceapi_ssd_mobilenetv1.safetensors"
 _DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16}
 
 
-def read_tfjs_weights(
-    model_dir: Path, model_name: str, *, allow_int32: bool = False
-) -> dict[str, np.ndarray]:
+def read_tfjs_weights(model_dir: Path, model_name: str, *, allow_int32: bool = False) -> dict[str, np.ndarray]:
     """Decode ``model_dir/<model_name>-weights_manifest.json`` into float32 arrays, TF layout.
 
     Returns the tensors by TF.js name, in manifest order. With ``allow_int32`` int32
@@ -192,9 +190,7 @@ def _ssd_key(name: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]] | None
             }[leaf]
     if parts[0] == "Prediction" and parts[1].startswith("BoxPredictor_") and len(parts) == 4:
         idx = parts[1].split("_")[1]
-        predictor = {"BoxEncodingPredictor": "box_encoding_predictor", "ClassPredictor": "class_predictor"}[
-            parts[2]
-        ]
+        predictor = {"BoxEncodingPredictor": "box_encoding_predictor", "ClassPredictor": "class_predictor"}[parts[2]]
         prefix = f"prediction.box_predictor_{idx}.{predictor}"
         return {"weights": (f"{prefix}.weight", _conv), "biases": (f"{prefix}.bias", _vector)}[parts[3]]
     raise KeyError(f"ssd_mobilenetv1_model: unexpected tensor {name}")

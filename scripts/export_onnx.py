@@ -22,17 +22,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recognition.nets.faceapi_expression import FaceExpressionNet  # noqa: E402
 from recognition.nets.faceapi_recognition import FaceRecognitionNet  # noqa: E402
+from recognition.nets.faceapi_ssd import SsdMobilenetV1  # noqa: E402
 from recognition.nets.mini_xception import MiniXception  # noqa: E402
 
-# name -> (module class, input shape of one sample)
+
+
+class SsdWithBoxes(torch.nn.Module):
+    """The SSD detector with its anchor decoding inside the graph:
+    `(N, 3, 512, 512)` RGB 0-255 -> boxes `(N, 5118, 4)` (top, left, bottom, right in [0, 1]), scores `(N, 5118)`."""
+
+    def __init__(self, net: SsdMobilenetV1):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        encodings, scores = self.net(x)
+        return self.net.decode_boxes(encodings), scores
+
+
+def _ssd(path: Path) -> torch.nn.Module:
+    return SsdWithBoxes(SsdMobilenetV1.from_safetensors(path))
+
+
+# name -> (loader of the module from its safetensors, input shape of one sample, output names)
 EXPORTS = {
-    "faceapi_expression": (FaceExpressionNet, (3, 112, 112)),
-    "faceapi_recognition": (FaceRecognitionNet, (3, 150, 150)),
-    "fer_mini_xception": (MiniXception, (1, 64, 64)),
+    "faceapi_expression": (FaceExpressionNet.from_safetensors, (3, 112, 112), ["output"]),
+    "faceapi_recognition": (FaceRecognitionNet.from_safetensors, (3, 150, 150), ["output"]),
+    "fer_mini_xception": (MiniXception.from_safetensors, (1, 64, 64), ["output"]),
+    "faceapi_ssd_mobilenetv1": (_ssd, (3, 512, 512), ["boxes", "scores"]),
 }
 
 
-def export_one(net: torch.nn.Module, sample_shape: tuple[int, ...], out_path: Path) -> Path:
+def export_one(net: torch.nn.Module, sample_shape: tuple[int, ...], outputs: list[str], out_path: Path) -> Path:
     example = torch.zeros(2, *sample_shape)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with warnings.catch_warnings():
@@ -42,7 +63,7 @@ def export_one(net: torch.nn.Module, sample_shape: tuple[int, ...], out_path: Pa
             (example,),
             dynamo=True,
             input_names=["input"],
-            output_names=["output"],
+            output_names=outputs,
             dynamic_shapes={"x": {0: batch}},
             verbose=False,
         )
@@ -54,9 +75,9 @@ def export(models_dir: Path) -> list[Path]:
     """Write `<name>.onnx` next to each `<name>.safetensors`; returns the written paths."""
     logging.getLogger("torch").setLevel(logging.ERROR)
     written = []
-    for name, (cls, shape) in EXPORTS.items():
-        net = cls.from_safetensors(models_dir / f"{name}.safetensors")
-        written.append(export_one(net, shape, models_dir / f"{name}.onnx"))
+    for name, (load, shape, outputs) in EXPORTS.items():
+        net = load(models_dir / f"{name}.safetensors")
+        written.append(export_one(net, shape, outputs, models_dir / f"{name}.onnx"))
     return written
 
 

@@ -76,3 +76,23 @@ def test_video_tracking_gives_one_result_per_frame(portrait, analysis_pipeline):
     assert np.isnan(result.probabilities[10]).all()
     assert result.detected_fraction == pytest.approx(10 / 11)
     assert all(f.emotion.top == "happy" for f in result.frames[:10])
+
+
+def test_small_faces_in_a_group_image_are_all_found(face_analyzer):
+    """Four copies of the portrait's face, 180 to 56 px wide, on a 960x640 canvas: the landmarker's own
+    detector alone finds only the big ones; with the SSD detector's crops all four are found."""
+    from rigs.assets import assets_dir
+
+    group = np.asarray(Image.open(assets_dir() / "models" / "reference" / "group_small_faces.png").convert("RGB"))
+    faces = face_analyzer(group)
+    assert len(faces) == 4
+    widths = sorted((f.width for f in faces), reverse=True)
+    assert widths[0] > 80 and widths[-1] < 40
+
+
+def test_a_30px_face_in_a_vga_frame_is_found(portrait, face_analyzer):
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[100:260, 200:360] = np.asarray(Image.fromarray(portrait).resize((160, 160), Image.LANCZOS))
+    faces = face_analyzer(canvas)
+    assert len(faces) == 1 and faces[0].width < 40
+    assert 200 < faces[0].box[0] < 360 and 100 < faces[0].box[1] < 260

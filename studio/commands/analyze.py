@@ -36,9 +36,7 @@ def analyze(
         None, "--plot", help="Videos: emotion-over-time plot PNG (default: next to --json, as *_emotion.png)."
     ),
     identity: bool = typer.Option(False, "--identity", help="Also compute 128-d identity embeddings."),
-    small_faces: bool = typer.Option(
-        False, "--small-faces", help="Search finer tiles for small faces in group photos (slower)."
-    ),
+    max_faces: int = typer.Option(5, "--max-faces", min=1, help="Report at most this many faces (largest first)."),
 ) -> None:
     """Analyse every face in an IMAGE, or the main face through a VIDEO.
 
@@ -65,7 +63,7 @@ def analyze(
     if not is_video and path.suffix.lower() not in IMAGE_SUFFIXES and path.exists():
         log.info("%s: unknown suffix, trying to read it as an image", path)
 
-    config = FaceAnalyzerConfig(extra_tile_levels=1 if small_faces else 0)
+    config = FaceAnalyzerConfig(max_faces=max_faces)
     with FaceAnalyzer(config) as analyzer:
         pipeline = FaceAnalysisPipeline(analyzer, identity=IdentityEncoder() if identity else None)
         if is_video:

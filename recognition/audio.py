@@ -1,0 +1,147 @@
+"""Loading speech the way users have it (WAV, FLAC, OGG, MP3, M4A, a video's audio track) and finding
+where the speech is. Everything downstream works on mono float32 at 16 kHz.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from rigs.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+MAX_DURATION_S = 2 * 3600.0  # refuse longer inputs (configurable per call)
+SILENCE_DBFS = -55.0  # quieter than this throughout counts as silence
+
+
+@dataclass
+class Audio:
+    """`samples` is `(n,) float32` mono in [-1, 1] at `sample_rate` Hz."""
+
+    samples: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    source: str | None = None
+    original_sample_rate: int | None = None
+    original_channels: int | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    @property
+    def peak(self) -> float:
+        return float(np.abs(self.samples).max()) if len(self.samples) else 0.0
+
+    @property
+    def peak_dbfs(self) -> float:
+        return 20 * np.log10(max(self.peak, 1e-10))
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Fraction of samples at full scale: a sign of clipping when it is above ~0.1%."""
+        return float(np.mean(np.abs(self.samples) >= 0.999)) if len(self.samples) else 0.0
+
+    def slice(self, start: float, end: float) -> Audio:
+        """The part between `start` and `end` seconds."""
+        a, b = int(round(start * self.sample_rate)), int(round(end * self.sample_rate))
+        return Audio(self.samples[max(0, a) : b], self.sample_rate, self.source)
+
+
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration: float = MAX_DURATION_S
+) -> Audio:
+    """Decode any audio file, or the audio track of a video, to mono float32 at `sample_rate`.
+
+    Raises `InputFileError` (one line: the file and the problem) for a missing, non-audio, corrupt,
+    empty or too long file. Decoding streams, so memory is the decoded result only.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found")
+    if path.is_dir():
+        raise InputFileError(path, "is a folder, expected an audio file")
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except PermissionError:
+        raise InputFileError(path, "permission denied") from None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        raise InputFileError(path, "not an audio file (or an unsupported format)") from None
+    with container:
+        if not container.streams.audio:
+            raise InputFileError(path, "has no audio track")
+        stream = container.streams.audio[0]
+        original_rate, channels = stream.rate, stream.channels
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        limit = int(max_duration * sample_rate)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += len(chunk)
+                if total > limit:
+                    raise InputFileError(
+                        path, f"audio is longer than the {max_duration / 60:.0f} min limit (max_duration)"
+                    )
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as error:
+            if not chunks:
+                raise InputFileError(path, f"corrupt audio ({error.__class__.__name__})") from None
+            log.warning("%s: audio is truncated or damaged; using the %d decodable samples", path, total)
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if len(samples) == 0:
+        raise InputFileError(path, "contains no audio samples (0 s long)")
+    audio = Audio(np.clip(samples, -1.0, 1.0), sample_rate, str(path), original_rate, channels)
+    if original_rate and original_rate < 16_000:
+        log.warning("%s: recorded at %d Hz; phone timings are less accurate below 16 kHz", path, original_rate)
+    if audio.clipped_fraction > 0.001:
+        log.warning("%s: %.1f%% of samples are clipped", path, 100 * audio.clipped_fraction)
+    return audio
+
+
+def frame_rms_db(samples: np.ndarray, sample_rate: int, hop_s: float = 0.01, window_s: float = 0.025) -> np.ndarray:
+    """RMS level per frame in dBFS: `(frames,) float32`, frame `i` centred at `i * hop_s` seconds."""
+    hop, window = int(hop_s * sample_rate), int(window_s * sample_rate)
+    padded = np.pad(samples.astype(np.float64), (window // 2, window // 2))
+    count = max(1, 1 + (len(padded) - window) // hop)
+    power = np.cumsum(np.concatenate([[0.0], padded**2]))
+    starts = np.arange(count) * hop
+    mean_square = (power[starts + window] - power[starts]) / window
+    return (10 * np.log10(np.maximum(mean_square, 1e-12))).astype(np.float32)
+
+
+def speech_segments(
+    audio: Audio, min_speech_s: float = 0.1, min_silence_s: float = 0.25, dynamic_range_db: float = 35.0
+) -> list[tuple[float, float]]:
+    """Voice activity by energy: `[(start_s, end_s), ...]` of the speech in `audio`.
+
+    A frame is speech when it is within `dynamic_range_db` of the utterance's loud level (95th
+    percentile) and above the silence floor; pauses shorter than `min_silence_s` are bridged and blips
+    shorter than `min_speech_s` dropped. Returns [] for silence.
+    """
+    hop = 0.01
+    level = frame_rms_db(audio.samples, audio.sample_rate, hop)
+    loud = float(np.percentile(level, 95)) if len(level) else -120.0
+    if loud < SILENCE_DBFS:
+        return []
+    active = level > max(SILENCE_DBFS, loud - dynamic_range_db)
+    segments: list[list[float]] = []
+    for i in np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])) != 0).reshape(-1, 2):
+        start, end = i[0] * hop, i[1] * hop
+        if segments and start - segments[-1][1] < min_silence_s:
+            segments[-1][1] = end
+        else:
+            segments.append([start, end])
+    duration = audio.duration
+    return [(round(s, 3), round(min(e, duration), 3)) for s, e in segments if e - s >= min_speech_s]
