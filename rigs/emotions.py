@@ -59,3 +59,17 @@ def valence_arousal(probabilities: np.ndarray) -> np.ndarray:
     This is a derivation from a classifier, not a valence/arousal model: say "derived" wherever it is shown.
     """
     return np.asarray(probabilities, dtype=np.float32) @ CIRCUMPLEX_TABLE
+
+
+def circumplex_probabilities(valence, arousal, temperature: float = 0.25) -> np.ndarray:
+    """Valence and arousal `(...)` in [-1, 1] -> `(..., 7)` class probabilities over `EMOTIONS`.
+
+    Softmax of minus the distance to each class's circumplex point, divided by `temperature` (smaller
+    is more decisive). The inverse direction of `valence_arousal`, up to that blur.
+    """
+    point = np.stack([np.asarray(valence, np.float32), np.asarray(arousal, np.float32)], axis=-1)
+    distance = np.linalg.norm(point[..., None, :] - CIRCUMPLEX_TABLE, axis=-1)
+    logits = -distance / temperature
+    logits -= logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits)
+    return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)
