@@ -18,6 +18,11 @@ ARPABET: tuple[str, ...] = (
 )  # fmt: skip
 SILENCE = "sil"
 PHONE_SET = frozenset(ARPABET) | {SILENCE}
+# Extended-ARPAbet phones some engines emit (flite's "ax" schwa, TIMIT's flaps...) -> the 39-phone set.
+EXTENDED_ARPABET = {
+    "ax": "ah", "axr": "er", "ix": "ih", "ux": "uw", "dx": "d", "nx": "n", "el": "l", "em": "m", "en": "n",
+    "hv": "hh", "q": "t",
+}  # fmt: skip
 
 
 def normalize_phone(label: str) -> str:
@@ -25,6 +30,8 @@ def normalize_phone(label: str) -> str:
     key = label.strip().lower().rstrip("012")
     if key in PHONE_SET:
         return key
+    if key in EXTENDED_ARPABET:
+        return EXTENDED_ARPABET[key]
     if key in {"pau", "sp", "spn", "h#", "", "+nsn+", "+spn+", "+noise+", "+breath+", "+cough+", "<s>", "</s>"}:
         return SILENCE
     raise ValueError(f"not an ARPAbet phone: {label!r}")

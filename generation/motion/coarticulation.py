@@ -1,0 +1,91 @@
+"""Coarticulation: phones -> a smooth per-frame mouth pose by dominance blending (Cohen & Massaro).
+
+Every phone pulls each channel toward its target with a dominance that is flat over the phone's core
+and decays before it (anticipation) and after it (carry-over); a frame's pose is the dominance-weighted
+mean of the targets around it. Then the hard constraints are imposed: bilabials close the lips,
+labiodentals put the lower lip to the teeth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generation.motion.visemes import BILABIALS, LABIODENTALS, viseme_table
+from recognition.phonemes import SILENCE, PhoneTimeline
+from rigs.arkit import ARKIT_INDEX
+
+JAW, CLOSE = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
+ROUNDING = [ARKIT_INDEX[n] for n in ("mouthFunnel", "mouthPucker")]
+LIP_OPENERS = [ARKIT_INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")]
+ROLL_LOWER = ARKIT_INDEX["mouthRollLower"]
+
+
+@dataclass
+class CoarticulationConfig:
+    anticipation_s: float = 0.07  # decay time of a phone's pull before it starts
+    carryover_s: float = 0.05  # decay time after it ends
+    reach_s: float = 0.35  # phones further than this do not pull a frame at all
+    closure_jaw: float = 0.08  # bilabial closure: jaw at most this open, lips sealed
+
+
+def frame_phone_spans(timeline: PhoneTimeline, fps: float, frames: int) -> list[tuple[str, int, int]]:
+    """`(phone, first_frame, last_frame_exclusive)` per phone; every phone gets at least one frame."""
+    spans = []
+    for phone in timeline.phones:
+        a = int(np.ceil(phone.start * fps - 1e-9))
+        b = int(np.ceil(phone.end * fps - 1e-9))
+        if b <= a:  # shorter than a frame: the frame nearest its middle
+            a = min(frames - 1, int(round((phone.start + phone.end) / 2 * fps)))
+            b = a + 1
+        spans.append((phone.label, max(0, a), min(frames, b)))
+    return spans
+
+
+def blend_visemes(timeline: PhoneTimeline, fps: float, frames: int, config: CoarticulationConfig) -> np.ndarray:
+    """`(frames, 52) float32` mouth and jaw pose from the phones (other channels stay 0)."""
+    phones, poses, dominance = viseme_table()
+    index = {p: i for i, p in enumerate(phones)}
+    t = np.arange(frames) / fps
+    numerator = np.zeros((frames, poses.shape[1]), np.float64)
+    denominator = np.full((frames, poses.shape[1]), 1e-4, np.float64)  # a faint pull toward rest
+    for phone in timeline.phones:
+        k = index[phone.label]
+        core = 0.25 * (phone.end - phone.start)  # the middle half of the phone holds full dominance
+        centre = (phone.start + phone.end) / 2
+        lo = np.searchsorted(t, phone.start - config.reach_s)
+        hi = np.searchsorted(t, phone.end + config.reach_s)
+        offset = t[lo:hi] - centre
+        before = np.maximum(0.0, -offset - core) / config.anticipation_s
+        after = np.maximum(0.0, offset - core) / config.carryover_s
+        falloff = np.exp(-(before + after))[:, None]
+        weight = falloff * dominance[k]
+        numerator[lo:hi] += weight * poses[k]
+        denominator[lo:hi] += weight
+    return (numerator / denominator).astype(np.float32)
+
+
+def enforce_articulation(pose: np.ndarray, timeline: PhoneTimeline, fps: float, config: CoarticulationConfig) -> None:
+    """In place: lips meet on every bilabial, the lower lip meets the teeth on every labiodental."""
+    for label, a, b in frame_phone_spans(timeline, fps, len(pose)):
+        if label in BILABIALS:
+            segment = pose[a:b]
+            segment[:, JAW] = np.minimum(segment[:, JAW], config.closure_jaw)
+            segment[:, CLOSE] = segment[:, JAW]  # sealed lips: jawOpen - mouthClose = 0
+            segment[:, ROUNDING] *= 0.3
+            segment[:, LIP_OPENERS] = np.minimum(segment[:, LIP_OPENERS], 0.03)
+        elif label in LABIODENTALS:
+            segment = pose[a:b]
+            segment[:, ROLL_LOWER] = np.maximum(segment[:, ROLL_LOWER], 0.35)
+            segment[:, JAW] = np.minimum(segment[:, JAW], 0.16)
+            segment[:, CLOSE] = 0.0
+
+
+def speech_activity(timeline: PhoneTimeline, fps: float, frames: int) -> np.ndarray:
+    """`(frames,) bool`: True where a non-silence phone sounds."""
+    active = np.zeros(frames, bool)
+    for label, a, b in frame_phone_spans(timeline, fps, frames):
+        if label != SILENCE:
+            active[a:b] = True
+    return active
