@@ -59,7 +59,14 @@ def main() -> None:
     with FaceAnalyzer() as analyzer:
         pipeline = FaceAnalysisPipeline(analyzer)
         still = timed(lambda: pipeline.image(portrait), 20)
-        rows.append(("still image analysis, 512x512, 1 core", f"{1 / still:.0f} frames/s", ">= 60", "landmarks+blendshapes+pose+FER"))
+        rows.append(
+            (
+                "still image analysis, 512x512, 1 core",
+                f"{1 / still:.0f} frames/s",
+                ">= 60",
+                "landmarks+blendshapes+pose+FER",
+            )
+        )
         n = 200
         start = time.perf_counter()
         pipeline.video(moving_frames(portrait, n), fps=25)
@@ -75,7 +82,14 @@ def main() -> None:
             pipeline.video(moving_frames(portrait, count), fps=25)
             per_frame = (time.perf_counter() - start) / count
             grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-            rows.append((f"video of {count} frames, 1 core", f"{per_frame * 1000:.1f} ms/frame", "flat", f"peak RSS +{grown:.0f} MB"))
+            rows.append(
+                (
+                    f"video of {count} frames, 1 core",
+                    f"{per_frame * 1000:.1f} ms/frame",
+                    "flat",
+                    f"peak RSS +{grown:.0f} MB",
+                )
+            )
 
     # 2. FER throughput on all cores (2 here), ONNX Runtime vs eager PyTorch.
     os.sched_setaffinity(0, all_cores)
@@ -105,8 +119,17 @@ def main() -> None:
 
     baseline = timed(eager, 1)
     cores = len(all_cores)
-    rows.append((f"FER ensemble throughput, {cores} cores", f"{count / ours:.0f} crops/s", ">= 500", "both nets, ONNX Runtime"))
-    rows.append((f"  baseline: eager PyTorch, {cores} cores", f"{count / baseline:.0f} crops/s", "", f"ours is {baseline / ours:.1f}x faster"))
+    rows.append(
+        (f"FER ensemble throughput, {cores} cores", f"{count / ours:.0f} crops/s", ">= 500", "both nets, ONNX Runtime")
+    )
+    rows.append(
+        (
+            f"  baseline: eager PyTorch, {cores} cores",
+            f"{count / baseline:.0f} crops/s",
+            "",
+            f"ours is {baseline / ours:.1f}x faster",
+        )
+    )
 
     table = Table(title=f"Face analysis speed ({os.cpu_count()} CPUs, {torch.__version__})")
     for column in ("measurement", "result", "target", "notes"):

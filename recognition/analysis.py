@@ -1,9 +1,9 @@
 """`FaceAnalysisPipeline`: everything recognition can say about the faces in an image or a video.
 
-    >>> pipeline = FaceAnalysisPipeline()
-    >>> result = pipeline.image(load_image("portrait.png"))
-    >>> result.faces[0].emotion.top
-    'happy'
+>>> pipeline = FaceAnalysisPipeline()
+>>> result = pipeline.image(load_image("portrait.png"))
+>>> result.faces[0].emotion.top
+'happy'
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from rigs.errors import InputFileError
 
 log = logging.getLogger(__name__)
 
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".wma", ".aiff", ".aif"})
 SAMPLE_RATE = 16_000
 MAX_DURATION_S = 2 * 3600.0  # refuse longer inputs (configurable per call)
 SILENCE_DBFS = -55.0  # quieter than this throughout counts as silence
@@ -53,9 +54,7 @@ class Audio:
         return Audio(self.samples[max(0, a) : b], self.sample_rate, self.source)
 
 
-def load_audio(
-    path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration: float = MAX_DURATION_S
-) -> Audio:
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration: float = MAX_DURATION_S) -> Audio:
     """Decode any audio file, or the audio track of a video, to mono float32 at `sample_rate`.
 
     Raises `InputFileError` (one line: the file and the problem) for a missing, non-audio, corrupt,

@@ -74,8 +74,9 @@ class EmotionSpec:
             w = np.clip((t - self.times[k]) / max(ramp_s, 1e-6), 0.0, 1.0)
             w = 0.5 - 0.5 * np.cos(np.pi * w)
             values = values * (1 - w[:, None]) + table[k] * w[:, None]
-        return EmotionTrack(values[:, :7], values[:, 7], values[:, 8], values[:, 9], fps, source="user",
-                            metadata={"spec": self.text})
+        return EmotionTrack(
+            values[:, :7], values[:, 7], values[:, 8], values[:, 9], fps, source="user", metadata={"spec": self.text}
+        )
 
 
 def _number(token: str, text: str, what: str, low: float, high: float) -> float:
@@ -94,13 +95,16 @@ def _key(token: str) -> EmotionKey:
         parts = token[3:].split(",")
         if len(parts) != 2:
             raise EmotionSpecError(f"bad token {token!r}: write a valence/arousal point as va:VALENCE,AROUSAL")
-        return EmotionKey(valence=_number(token, parts[0], "valence", -1, 1),
-                          arousal=_number(token, parts[1], "arousal", -1, 1))
+        return EmotionKey(
+            valence=_number(token, parts[0], "valence", -1, 1), arousal=_number(token, parts[1], "arousal", -1, 1)
+        )
     name, _, intensity = token.partition(":")
     try:
         emotion = canonical_emotion(name)
     except AffectStudioError:
-        raise EmotionSpecError(f"unknown emotion {name!r} in {token!r}; valid emotions: {', '.join(EMOTIONS)}") from None
+        raise EmotionSpecError(
+            f"unknown emotion {name!r} in {token!r}; valid emotions: {', '.join(EMOTIONS)}"
+        ) from None
     return EmotionKey(emotion, _number(token, intensity, "intensity", 0, 1) if intensity else 1.0)
 
 
@@ -108,8 +112,12 @@ def _tokens(text: str) -> list[str]:
     """Split keyframes on commas, keeping `va:V,A` pairs whole."""
     tokens: list[str] = []
     for piece in (p.strip() for p in text.split(",")):
-        if tokens and re.search(r"va:[^,]*$", tokens[-1], re.IGNORECASE) and "," not in tokens[-1].split("va:")[-1] \
-                and not TIME.match(piece.split(":", 1)[0]):
+        if (
+            tokens
+            and re.search(r"va:[^,]*$", tokens[-1], re.IGNORECASE)
+            and "," not in tokens[-1].split("va:")[-1]
+            and not TIME.match(piece.split(":", 1)[0])
+        ):
             tokens[-1] += "," + piece
         else:
             tokens.append(piece)

@@ -40,7 +40,9 @@ class EmotionTrack:
         self.arousal = np.asarray(self.arousal, dtype=np.float32).reshape(n)
         self.intensity = np.asarray(self.intensity, dtype=np.float32).reshape(n)
         self.confidence = (
-            np.ones(n, dtype=np.float32) if self.confidence is None else np.asarray(self.confidence, np.float32).reshape(n)
+            np.ones(n, dtype=np.float32)
+            if self.confidence is None
+            else np.asarray(self.confidence, np.float32).reshape(n)
         )
 
     @property

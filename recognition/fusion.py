@@ -72,8 +72,9 @@ def fuse(
     mixed[:, :7] /= np.maximum(mixed[:, :7].sum(axis=1, keepdims=True), 1e-6)
     confidence = np.clip(weight / max(1e-6, sum(config.weights.get(t.source, 1.0) for t in tracks) or 1), 0, 1)
     sources = "+".join(t.source for t in tracks) or "none"
-    return EmotionTrack(mixed[:, :7], mixed[:, 7], mixed[:, 8], mixed[:, 9], fps, confidence, "fused",
-                        {"sources": sources})
+    return EmotionTrack(
+        mixed[:, :7], mixed[:, 7], mixed[:, 8], mixed[:, 9], fps, confidence, "fused", {"sources": sources}
+    )
 
 
 def apply_override(
@@ -93,5 +94,6 @@ def apply_override(
     grid = resample(estimate, fps, user.num_frames)
     k = config.override_weight
     mixed = k * user.embedding + (1 - k) * grid.embedding
-    return EmotionTrack(mixed[:, :7], mixed[:, 7], mixed[:, 8], mixed[:, 9], fps, source="user+estimate",
-                        metadata={"spec": spec.text})
+    return EmotionTrack(
+        mixed[:, :7], mixed[:, 7], mixed[:, 8], mixed[:, 9], fps, source="user+estimate", metadata={"spec": spec.text}
+    )

@@ -45,9 +45,7 @@ class OnnxNet:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            str(model_path(filename)), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = ort.InferenceSession(str(model_path(filename)), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:

@@ -29,9 +29,7 @@ class Curves:
         self.values = np.asarray(self.values, dtype=np.float32)
         self.channels = tuple(self.channels)
         if self.values.ndim != 2 or self.values.shape[1] != len(self.channels):
-            raise ValueError(
-                f"values of shape {self.values.shape} do not match {len(self.channels)} channel names"
-            )
+            raise ValueError(f"values of shape {self.values.shape} do not match {len(self.channels)} channel names")
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("channel names must be unique")
         if not self.fps > 0:

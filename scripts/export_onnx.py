@@ -26,7 +26,6 @@ from recognition.nets.faceapi_ssd import SsdMobilenetV1  # noqa: E402
 from recognition.nets.mini_xception import MiniXception  # noqa: E402
 
 
-
 class SsdWithBoxes(torch.nn.Module):
     """The SSD detector with its anchor decoding inside the graph:
     `(N, 3, 512, 512)` RGB 0-255 -> boxes `(N, 5118, 4)` (top, left, bottom, right in [0, 1]), scores `(N, 5118)`."""

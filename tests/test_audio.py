@@ -10,7 +10,9 @@ from rigs.errors import InputFileError
 from tests.audio_fixtures import tone, write_audio
 
 
-@pytest.mark.parametrize("suffix, rate", [(".wav", 44100), (".flac", 22050), (".ogg", 48000), (".mp3", 44100), (".m4a", 44100)])
+@pytest.mark.parametrize(
+    "suffix, rate", [(".wav", 44100), (".flac", 22050), (".ogg", 48000), (".mp3", 44100), (".m4a", 44100)]
+)
 def test_formats_load_as_mono_16k(tmp_path, suffix, rate):
     path = write_audio(tmp_path / f"speech{suffix}", tone(1.5, rate, channels=2), rate)
     audio = load_audio(path)
@@ -43,7 +45,9 @@ def test_audio_track_of_a_video(tmp_path):
                 container.mux(packet)
         samples = tone(1.0, 44100)
         for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = 44100, start
             for packet in audio.encode(frame):
                 container.mux(packet)

@@ -12,8 +12,9 @@ from rigs.emotions import EMOTIONS
 def constant_track(emotion: str, frames: int, fps: float, source: str, confidence: float = 1.0) -> EmotionTrack:
     p = np.zeros((frames, 7), np.float32)
     p[:, EMOTIONS.index(emotion)] = 1
-    return EmotionTrack(p, np.full(frames, 0.5), np.full(frames, 0.2), np.full(frames, 0.8), fps,
-                        np.full(frames, confidence), source)
+    return EmotionTrack(
+        p, np.full(frames, 0.5), np.full(frames, 0.2), np.full(frames, 0.8), fps, np.full(frames, confidence), source
+    )
 
 
 def test_single_class_with_intensity():
@@ -65,8 +66,9 @@ def test_fusion_weighs_sources_by_confidence_and_smooths():
     assert happy.mean() == pytest.approx(1 / 1.2, abs=0.02)
     # A source covering only half the time still fills its half; elsewhere the other source rules.
     short = constant_track("sad", 25, fps, "speech")
-    mixed = fuse([short, constant_track("neutral", 50, fps, "text", confidence=0.1)], fps, 2.0,
-                 FusionConfig(smoothing_s=0.0))
+    mixed = fuse(
+        [short, constant_track("neutral", 50, fps, "text", confidence=0.1)], fps, 2.0, FusionConfig(smoothing_s=0.0)
+    )
     assert mixed.dominant()[5] == "sad"
 
 

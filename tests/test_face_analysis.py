@@ -23,8 +23,11 @@ def test_portrait_has_one_smiling_happy_face(portrait, analysis_pipeline):
     landmarks = face.face.landmarks
     assert landmarks.shape == (478, 3)
     x0, y0, x1, y1 = _known_face_box()
-    inside = (landmarks[:, 0] > x0 - 15) & (landmarks[:, 0] < x1 + 15) & (landmarks[:, 1] > y0 - 15) & (
-        landmarks[:, 1] < y1 + 25
+    inside = (
+        (landmarks[:, 0] > x0 - 15)
+        & (landmarks[:, 0] < x1 + 15)
+        & (landmarks[:, 1] > y0 - 15)
+        & (landmarks[:, 1] < y1 + 25)
     )
     assert inside.mean() > 0.98
     assert face.face.blendshape("mouthSmileLeft") > 0.5 and face.face.blendshape("mouthSmileRight") > 0.5

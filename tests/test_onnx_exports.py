@@ -21,8 +21,20 @@ def _inputs(png: str, channels: int, size: int) -> np.ndarray:
 @pytest.mark.parametrize(
     "name, module, png, channels, size",
     [
-        ("faceapi_expression", "recognition.nets.faceapi_expression:FaceExpressionNet", "astronaut_face_112.png", 3, 112),
-        ("faceapi_recognition", "recognition.nets.faceapi_recognition:FaceRecognitionNet", "astronaut_face_150.png", 3, 150),
+        (
+            "faceapi_expression",
+            "recognition.nets.faceapi_expression:FaceExpressionNet",
+            "astronaut_face_112.png",
+            3,
+            112,
+        ),
+        (
+            "faceapi_recognition",
+            "recognition.nets.faceapi_recognition:FaceRecognitionNet",
+            "astronaut_face_150.png",
+            3,
+            150,
+        ),
         ("fer_mini_xception", "recognition.nets.mini_xception:MiniXception", "astronaut_face_64_grey.png", 1, 64),
     ],
 )

@@ -48,8 +48,12 @@ def test_mediapipe_scores_map_by_name_not_index():
 @pytest.mark.parametrize("suffix", [".npz", ".json"])
 def test_curves_round_trip(tmp_path, suffix):
     rng = np.random.default_rng(0)
-    curves = Curves(rng.random((90, 3)), fps=30, channels=("jawOpen", "mouthClose", "HeadYaw"),
-                    metadata={"emotion": "happy", "source": "speech.wav"})
+    curves = Curves(
+        rng.random((90, 3)),
+        fps=30,
+        channels=("jawOpen", "mouthClose", "HeadYaw"),
+        metadata={"emotion": "happy", "source": "speech.wav"},
+    )
     path = curves.save(tmp_path / f"take{suffix}")
     loaded = Curves.load(path)
     assert loaded.channels == curves.channels and loaded.fps == 30

@@ -14,8 +14,13 @@ def blink_profile(fps: float) -> np.ndarray:
     return np.interp(np.linspace(0, 1, k), np.linspace(0, 1, len(BLINK_PROFILE_60FPS)), BLINK_PROFILE_60FPS)
 
 
-def blink_times(duration: float, rng: np.random.Generator, rate_scale: float = 1.0,
-                pauses: np.ndarray | None = None, snap_s: float = 0.5) -> np.ndarray:
+def blink_times(
+    duration: float,
+    rng: np.random.Generator,
+    rate_scale: float = 1.0,
+    pauses: np.ndarray | None = None,
+    snap_s: float = 0.5,
+) -> np.ndarray:
     """Blink onsets in seconds. `pauses` (seconds) are preferred moments: a blink within `snap_s` of one
     moves onto it, so eyes close between phrases rather than mid-word."""
     if rate_scale <= 0:

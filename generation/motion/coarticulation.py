@@ -18,7 +18,9 @@ from rigs.arkit import ARKIT_INDEX
 
 JAW, CLOSE = ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]
 ROUNDING = [ARKIT_INDEX[n] for n in ("mouthFunnel", "mouthPucker")]
-LIP_OPENERS = [ARKIT_INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")]
+LIP_OPENERS = [
+    ARKIT_INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight")
+]
 ROLL_LOWER = ARKIT_INDEX["mouthRollLower"]
 
 

@@ -23,8 +23,24 @@ AU_STRENGTHS: dict[str, dict[int, float]] = {
 }
 
 # Multiplier on speech jaw opening, and extra lip stretch while speaking, per emotion.
-JAW_GAIN = {"neutral": 1.0, "happy": 1.0, "sad": 0.8, "angry": 0.92, "fearful": 1.0, "disgusted": 0.9, "surprised": 1.15}
-SPEECH_STRETCH = {"neutral": 0.0, "happy": 0.12, "sad": 0.0, "angry": 0.05, "fearful": 0.1, "disgusted": 0.05, "surprised": 0.0}
+JAW_GAIN = {
+    "neutral": 1.0,
+    "happy": 1.0,
+    "sad": 0.8,
+    "angry": 0.92,
+    "fearful": 1.0,
+    "disgusted": 0.9,
+    "surprised": 1.15,
+}
+SPEECH_STRETCH = {
+    "neutral": 0.0,
+    "happy": 0.12,
+    "sad": 0.0,
+    "angry": 0.05,
+    "fearful": 0.1,
+    "disgusted": 0.05,
+    "surprised": 0.0,
+}
 
 
 def expression_prototypes() -> np.ndarray:

@@ -31,8 +31,15 @@ def nod_pulses(stress_times: np.ndarray, strengths: np.ndarray, fps: float, fram
     return curve
 
 
-def head_motion(frames: int, fps: float, rng: np.random.Generator, stress_times: np.ndarray,
-                stress_strengths: np.ndarray, arousal: np.ndarray, scale: float = 1.0) -> np.ndarray:
+def head_motion(
+    frames: int,
+    fps: float,
+    rng: np.random.Generator,
+    stress_times: np.ndarray,
+    stress_strengths: np.ndarray,
+    arousal: np.ndarray,
+    scale: float = 1.0,
+) -> np.ndarray:
     """`(frames, 3) float32` yaw, pitch, roll in degrees."""
     if scale <= 0 or frames == 0:
         return np.zeros((frames, 3), np.float32)

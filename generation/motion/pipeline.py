@@ -47,7 +47,9 @@ class MotionConfig:
 
     def __post_init__(self) -> None:
         if self.fps not in SUPPORTED_FPS:
-            raise AffectStudioError(f"unsupported fps {self.fps:g}; choose one of {', '.join(f'{f:g}' for f in SUPPORTED_FPS)}")
+            raise AffectStudioError(
+                f"unsupported fps {self.fps:g}; choose one of {', '.join(f'{f:g}' for f in SUPPORTED_FPS)}"
+            )
         for name in ("mouth_amplitude", "expression_scale", "blink_rate", "head_motion"):
             value = getattr(self, name)
             if not 0.0 <= value <= 3.0:
@@ -66,9 +68,11 @@ def loudness_strength(audio: Audio | None, fps: float, frames: int) -> np.ndarra
 
 def stressed_syllables(timeline: PhoneTimeline, strength: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Vowels louder than the utterance's typical vowel: (onset seconds, nod size in degrees)."""
-    vowels = [(p.start, strength[a:b].mean()) for p, (_, a, b) in
-              zip(timeline.phones, frame_phone_spans(timeline, fps, len(strength)), strict=True)
-              if p.label in VOWELS and p.duration >= 0.06]
+    vowels = [
+        (p.start, strength[a:b].mean())
+        for p, (_, a, b) in zip(timeline.phones, frame_phone_spans(timeline, fps, len(strength)), strict=True)
+        if p.label in VOWELS and p.duration >= 0.06
+    ]
     if not vowels:
         return np.zeros(0), np.zeros(0)
     times, level = np.array(vowels).T
