@@ -1,0 +1,326 @@
+"""The default talking-face renderer, judged the way DESIGN §4 judges video: re-run the landmarker on what
+was rendered. The renderer takes any `CanonicalFace`; these tests use a stand-in built here (the real
+MediaPipe canonical mesh from the bundled landmarker `.task`, with a hand-sculpted ARKit basis), so they
+test the renderer, not a particular basis, and run before `assets/models/canonical_face.npz` exists."""
+
+from __future__ import annotations
+
+import zipfile
+
+import av
+import numpy as np
+import pytest
+
+from generation.talking_face import DenseWarp, WarpRenderer, compose
+from generation.talking_face.rig import LIPS_INNER_LOWER, LIPS_INNER_UPPER, mouth_polygon, polygon_coverage
+from generation.video_writer import VideoWriter
+from rigs.arkit import ARKIT_INDEX
+from rigs.assets import model_path
+from rigs.face_mesh import CanonicalFace
+
+# ---------------------------------------------------------------------------------------------------------
+# The stand-in canonical face
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def _fields(data: bytes):
+    """(field number, wire type, value) of a protobuf message, without its schema."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 2:
+            size, i = _varint(data, i)
+            value, i = data[i : i + size], i + size
+        else:
+            size = 4 if wire == 5 else 8
+            value, i = data[i : i + size], i + size
+        yield number, wire, value
+
+
+def landmarker_canonical_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MediaPipe's canonical face (vertices (468, 3) cm, uvs (468, 2), triangles (898, 3)) from the
+    geometry metadata inside the bundled landmarker (`Mesh3d`: 5 floats per vertex, then indices)."""
+    task = zipfile.ZipFile(model_path("face_landmarker.task"))
+    metadata = task.read("geometry_pipeline_metadata_landmarks.binarypb")
+    mesh = next(value for number, _, value in _fields(metadata) if number == 1)
+    floats, indices = [], []
+    for number, wire, value in _fields(mesh):
+        if number == 3:
+            floats.append(np.frombuffer(value, "<f4"))
+        elif number == 4 and wire == 0:
+            indices.append(value)
+        elif number == 4:
+            j = 0
+            while j < len(value):
+                index, j = _varint(value, j)
+                indices.append(index)
+    buffer = np.concatenate(floats).reshape(-1, 5)
+    return buffer[:, :3].copy(), buffer[:, 3:].copy(), np.array(indices, np.int32).reshape(-1, 3)
+
+
+LIU = [191, 80, 81, 82, 13, 312, 311, 310, 415]  # inner upper lip, without the corners
+LIL = [95, 88, 178, 87, 14, 317, 402, 318, 324]
+LOU = [185, 40, 39, 37, 0, 267, 269, 270, 409]
+LOL = [146, 91, 181, 84, 17, 314, 405, 321, 375]
+LU2 = [184, 74, 73, 72, 11, 302, 303, 304, 408, 183, 42, 41, 38, 12, 268, 271, 272, 407]  # lip bodies
+LL2 = [77, 90, 180, 85, 16, 315, 404, 320, 307, 96, 89, 179, 86, 15, 316, 403, 319, 325]
+CORNER_RINGS = [61, 291, 78, 308, 76, 306, 62, 292]
+EYES = {  # subject's side: upper lid, lower lid, upper-lid rings 2 and 3
+    "Right": ([246, 161, 160, 159, 158, 157, 173], [7, 163, 144, 145, 153, 154, 155],
+              [247, 30, 29, 27, 28, 56, 190], [113, 225, 224, 223, 222, 221, 189]),
+    "Left": ([466, 388, 387, 386, 385, 384, 398], [249, 390, 373, 374, 380, 381, 382],
+             [467, 260, 259, 257, 258, 286, 414], [342, 445, 444, 443, 442, 441, 413]),
+}  # fmt: skip
+BROWS = {"Right": ([107, 66, 55, 65], [70, 63, 46, 53]), "Left": ([336, 296, 285, 295], [300, 293, 276, 283])}
+MOUTH_CORNERS = {"Right": 61, "Left": 291}
+ALAR = {"Right": [48, 64, 98, 240, 102, 129], "Left": [278, 294, 327, 460, 331, 358]}
+
+
+def sculpted_canonical_face() -> CanonicalFace:
+    """The canonical mesh with a hand-sculpted basis: jaw rotation about a hinge, lip-corner pulls, lid
+    arcs, brow lifts (centimetres, canonical axes: x to the subject's left, y up, z toward the viewer)."""
+    v, uvs, triangles = landmarker_canonical_mesh()
+    n = len(v)
+    basis = np.zeros((52, n, 3), np.float32)
+    x, y = v[:, 0], v[:, 1]
+
+    def shape(name: str) -> np.ndarray:
+        return basis[ARKIT_INDEX[name]]
+
+    def bump(centre, sigma):
+        return np.exp(-np.sum((v - centre) ** 2, axis=1) / (2 * sigma**2))[:, None]
+
+    def half(side):  # 1 on the subject's `side` of the face, fading across the middle
+        return np.clip(0.5 + (x if side == "Left" else -x) / 2.0, 0, 1)[:, None]
+
+    upper_lip, lower_lip = LIU + LOU + LU2, LIL + LOL + LL2
+    mouth_centre = v[[13, 14]].mean(axis=0)
+
+    # jaw: 28 degrees about a hinge behind the cheeks; the chin and lower lip all the way, the corners half
+    weight = np.clip((mouth_centre[1] - y) / 1.2 + 0.15, 0, 1) ** 1.5
+    weight[upper_lip], weight[lower_lip], weight[CORNER_RINGS] = 0.0, 1.0, 0.45
+    rel = v - np.array([0.0, -1.5, -4.0])
+    angle = np.radians(28)
+    turned = rel.copy()
+    turned[:, 1] = rel[:, 1] * np.cos(angle) - rel[:, 2] * np.sin(angle)
+    turned[:, 2] = rel[:, 1] * np.sin(angle) + rel[:, 2] * np.cos(angle)
+    jaw = (turned - rel) * weight[:, None]
+    shape("jawOpen")[:] = jaw
+    shape("jawForward")[:] = weight[:, None] * [0, 0, 0.5]
+    shape("jawLeft")[:] = weight[:, None] * [0.6, 0, 0]
+    shape("jawRight")[:] = weight[:, None] * [-0.6, 0, 0]
+    close = shape("mouthClose")  # the lower lip back up against an open jaw
+    close[LIL], close[LL2], close[LOL], close[LIU] = -jaw[LIL], -0.92 * jaw[LL2], -0.85 * jaw[LOL], [0, -0.1, 0]
+
+    for side, corner in MOUTH_CORNERS.items():
+        sign = 1 if side == "Left" else -1
+        near = bump(v[corner], 1.4)
+        cheek = bump(v[corner] + [sign * 1.0, 1.8, 0.0], 1.4)
+        shape(f"mouthSmile{side}")[:] = near * [sign * 0.45, 0.55, -0.25] + cheek * [sign * 0.1, 0.3, 0.2]
+        shape(f"mouthFrown{side}")[:] = near * [sign * 0.05, -0.45, 0]
+        shape(f"mouthStretch{side}")[:] = near * [sign * 0.4, -0.15, -0.1]
+        shape(f"mouthDimple{side}")[:] = near * [sign * 0.25, 0.05, -0.2]
+        press = np.zeros((n, 3), np.float32)
+        press[LOU], press[LOL] = (v[LIU] - v[LOU]) * 0.35, (v[LIL] - v[LOL]) * 0.35
+        press[LU2[:9]], press[LL2[:9]] = (v[LIU] - v[LU2[:9]]) * 0.2, (v[LIL] - v[LL2[:9]]) * 0.2
+        shape(f"mouthPress{side}")[:] = press * half(side)
+        up = np.zeros((n, 3), np.float32)
+        up[upper_lip] = [0, 0.3, 0.05]
+        shape(f"mouthUpperUp{side}")[:] = (up + bump(mouth_centre + [0, 0.8, 0], 0.8) * [0, 0.1, 0]) * half(side)
+        down = np.zeros((n, 3), np.float32)
+        down[lower_lip] = [0, -0.3, 0.05]
+        shape(f"mouthLowerDown{side}")[:] = down * half(side)
+        shape("cheekPuff")[:] += bump(v[corner] + [sign * 1.5, 0.5, -0.5], 1.5) * [sign * 0.5, 0, 0.3]
+        nose = v[ALAR[side]].mean(axis=0)
+        shape(f"noseSneer{side}")[:] = bump(nose, 0.7) * [0, 0.3, 0] + bump(nose + [0, 1.5, 0], 1.0) * [0, 0.1, 0]
+    shape("mouthRollLower")[LOL] = (v[LIL] - v[LOL]) * 0.6 + [0, 0, -0.2]
+    shape("mouthRollUpper")[LOU] = (v[LIU] - v[LOU]) * 0.6 + [0, 0, -0.2]
+    shape("mouthShrugLower")[:] = bump(v[17], 1.5) * [0, 0.3, 0.1]
+    shape("mouthShrugUpper")[upper_lip] = [0, 0.2, 0]
+    lips = np.zeros((n, 1), np.float32)
+    lips[upper_lip + lower_lip + CORNER_RINGS] = 1
+    lips = np.maximum(lips, 0.6 * bump(mouth_centre, 1.0))
+    inward = (mouth_centre - v) * [1, 0, 0]
+    funnel = lips * (inward * 0.25 + [0, 0, 0.4])
+    funnel[LIU] += [0, 0.2, 0]
+    funnel[LIL] += [0, -0.25, 0]
+    shape("mouthFunnel")[:] = funnel
+    shape("mouthPucker")[:] = lips * (inward * 0.35 + [0, 0, 0.5])
+    shape("mouthLeft")[:] = bump(mouth_centre, 1.8) * [0.5, 0, 0]
+    shape("mouthRight")[:] = bump(mouth_centre, 1.8) * [-0.5, 0, 0]
+
+    for side, (upper, lower, ring2, ring3) in EYES.items():
+        sign = 1 if side == "Left" else -1
+        gap = v[lower] - v[upper]
+        gap[:, 2] = 0
+
+        def lids(
+            upper_f, lower_f, ring2_f=0.0, ring3_f=0.0, *, upper=upper, lower=lower, ring2=ring2, ring3=ring3, gap=gap
+        ):
+            d = np.zeros((n, 3), np.float32)
+            d[upper], d[lower], d[ring2], d[ring3] = upper_f * gap, lower_f * gap, ring2_f * gap, ring3_f * gap
+            return d
+
+        shape(f"eyeBlink{side}")[:] = lids(1.0, 0.0, 0.7, 0.25)
+        shape(f"eyeSquint{side}")[:] = lids(0.1, -0.3)
+        shape(f"eyeWide{side}")[:] = lids(-0.35, 0.0, -0.2, -0.1)
+        shape(f"eyeLookDown{side}")[:] = lids(0.2, 0.0, 0.1)
+        shape(f"eyeLookUp{side}")[:] = lids(-0.12, 0.0, -0.06)
+        cheek = bump(v[upper + lower].mean(axis=0) + [0, -1.3, 0], 0.9) * [0, 0.25, 0.1]
+        cheek[lower] += -0.15 * gap
+        shape(f"cheekSquint{side}")[:] = cheek
+        inner, outer = BROWS[side]
+        brow = v[inner + outer].mean(axis=0)
+        lid_fold = bump(v[ring3].mean(axis=0), 0.6) * [0, -0.15, 0]
+        shape(f"browDown{side}")[:] = bump(brow, 1.3) * [-sign * 0.2, -0.6, 0] + lid_fold
+        shape(f"browOuterUp{side}")[:] = bump(v[outer].mean(axis=0), 1.2) * [0, 0.6, 0]
+    inner_brows = BROWS["Left"][0] + BROWS["Right"][0]
+    shape("browInnerUp")[:] = bump(v[inner_brows].mean(axis=0) + [0, 0.3, 0], 1.6) * [0, 0.75, 0]
+    return CanonicalFace(v.astype(np.float32), uvs.astype(np.float32), triangles, basis)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def weights(**values: float) -> np.ndarray:
+    """ARKit weights by name; a name ending in `_` sets both its Left and Right channels."""
+    w = np.zeros(52, np.float32)
+    for name, value in values.items():
+        names = [name[:-1] + "Left", name[:-1] + "Right"] if name.endswith("_") else [name]
+        for channel in names:
+            w[ARKIT_INDEX[channel]] = value
+    return w
+
+
+@pytest.fixture(scope="module")
+def portrait_face(portrait, face_analyzer):
+    return face_analyzer(portrait)[0]
+
+
+@pytest.fixture(scope="module")
+def renderer(portrait, portrait_face):
+    return WarpRenderer(portrait, portrait_face, sculpted_canonical_face(), resolution=512)
+
+
+def redetect(face_analyzer, image):
+    faces = face_analyzer(image)
+    assert faces, "the landmarker found no face in the rendered frame"
+    return faces[0]
+
+
+def test_rest_reproduces_the_portrait(renderer, portrait):
+    crop = renderer.render(np.zeros(52))
+    assert crop.shape == (512, 512, 3) and crop.dtype == np.uint8
+    assert np.abs(crop.astype(int) - renderer.rig.source).mean() < 0.05  # measured 0.0
+    full = compose(portrait, crop, renderer.rig)
+    x0, y0 = (int(np.ceil(v)) for v in renderer.rig.window.origin)
+    side = int(renderer.rig.window.side)
+    diff = np.abs(full[y0 : y0 + side, x0 : x0 + side].astype(int) - portrait[y0 : y0 + side, x0 : x0 + side])
+    assert diff.mean() < 0.5  # only the crop's resampling there and back; measured 0.19
+
+
+def test_jaw_open_is_seen_by_the_landmarker(renderer, face_analyzer):
+    rest = redetect(face_analyzer, renderer.render(np.zeros(52))).blendshape("jawOpen")
+    opened = redetect(face_analyzer, renderer.render(weights(jawOpen=0.6))).blendshape("jawOpen")
+    assert opened > rest + 0.15, (rest, opened)  # measured 0.016 -> 0.195
+
+
+def test_blink_closes_both_eyes(renderer, face_analyzer):
+    rest = redetect(face_analyzer, renderer.render(np.zeros(52)))
+    closed = redetect(face_analyzer, renderer.render(weights(eyeBlink_=1.0)))
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        assert rest.blendshape(name) < 0.1
+        assert closed.blendshape(name) > 0.5, (name, closed.blendshape(name))  # measured 0.57, 0.58
+
+
+def test_bilabial_closure_hides_the_interior(renderer):
+    """The sample shows its teeth at rest; sealed lips must leave no teeth and no dark gap between them."""
+    sealed = weights(jawOpen=0.06, mouthClose=0.06, mouthPress_=0.3)
+    points = renderer.rig.points(sealed, np.zeros(3))
+    gap = np.linalg.norm(points[LIPS_INNER_LOWER[1:-1]] - points[LIPS_INNER_UPPER[1:-1]], axis=1)
+    assert gap.max() < 0.5
+    rest_mouth = polygon_coverage(mouth_polygon(renderer.rig.src_points), 0, 0, 512, 512) > 0.5
+    teeth_luminance = renderer.mouth.colours.teeth @ LUMA
+
+    def teeth_like(image):  # bright and nearly grey, as teeth are and lips (even their gloss) are not
+        pixels = image.astype(np.float32)[rest_mouth]
+        return float(((pixels @ LUMA > 0.8 * teeth_luminance) & (np.ptp(pixels, axis=1) < 35)).mean())
+
+    at_rest, closed = teeth_like(renderer.render(np.zeros(52))), teeth_like(renderer.render(sealed))
+    assert at_rest > 0.2 and closed < 0.05, (at_rest, closed)  # measured 0.29 -> 0.024
+
+
+def test_gaze_moves_the_irises(renderer, face_analyzer):
+    look = redetect(face_analyzer, renderer.render(np.zeros(52), None, np.array([-20.0, 0, -20.0, 0])))
+    rest = redetect(face_analyzer, renderer.render(np.zeros(52)))
+    # both eyes turn to the subject's right: the left eye looks in, the right eye looks out
+    assert look.blendshape("eyeLookInLeft") > rest.blendshape("eyeLookInLeft") + 0.2
+    assert look.blendshape("eyeLookOutRight") > rest.blendshape("eyeLookOutRight") + 0.2
+
+
+def test_head_yaw_moves_the_nose_the_right_way(renderer, face_analyzer):
+    nose = {yaw: redetect(face_analyzer, renderer.render(np.zeros(52), np.array([yaw, 0, 0]))).landmarks[1, 0]
+            for yaw in (-5.0, 0.0, 5.0)}  # fmt: skip
+    # yaw > 0 turns the face toward image right (the subject's left)
+    assert nose[5.0] > nose[0.0] + 5 and nose[-5.0] < nose[0.0] - 5, nose
+
+
+def test_dense_warp_is_identity_at_rest_and_follows_a_shift():
+    size = 64
+    src = np.array([[0, 0], [63, 0], [63, 63], [0, 63], [32, 32]], np.float32)
+    triangles = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    warp = DenseWarp(src, triangles, (size, size))
+    image = (np.random.default_rng(0).random((size, size, 3)) * 255).astype(np.uint8)
+    assert np.array_equal(warp(image, src), image)
+    moved = src.copy()
+    moved[4] += [3, 0]
+    out = warp(image, moved)
+    # the centre pixel came from 3 pixels to its left
+    assert np.abs(out[32, 35].astype(int) - image[32, 32]).max() <= 2
+
+
+def test_compose_leaves_pixels_far_from_the_face_unchanged(renderer, portrait):
+    full = compose(portrait, renderer.render(weights(jawOpen=0.5, eyeBlink_=1.0), np.array([4.0, 2, 1])), renderer.rig)
+    x0, y0 = (int(np.floor(v)) for v in renderer.rig.window.origin)
+    x1, y1 = int(np.ceil(x0 + renderer.rig.window.side)) + 2, int(np.ceil(y0 + renderer.rig.window.side)) + 2
+    outside = np.ones(portrait.shape[:2], bool)
+    outside[max(y0, 0) : y1, max(x0, 0) : x1] = False
+    assert np.array_equal(full[outside], portrait[outside])
+    assert not np.array_equal(full, portrait)
+
+
+def test_video_writer_muxes_audio_with_the_frames(tmp_path, renderer):
+    fps, frames, rate = 25, 30, 16000
+    t = np.arange(int(frames / fps * rate)) / rate
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    path = tmp_path / "talking.mp4"
+    with VideoWriter(path, fps=fps, audio=(audio, rate)) as writer:
+        for i in range(frames):
+            writer.write(renderer.render(weights(jawOpen=0.3 * (i % 5) / 4)))
+    with av.open(str(path)) as container:
+        assert [s.type for s in container.streams] == ["video", "audio"]
+        audio_stream = container.streams.audio[0]
+        assert audio_stream.codec_context.name == "aac" and audio_stream.rate == rate
+        assert abs(container.duration / 1e6 - frames / fps) < 0.1
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded == frames
+    with av.open(str(path)) as container:
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert abs(samples / rate - frames / fps) < 0.1
+    head = path.read_bytes()[:4096]
+    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
