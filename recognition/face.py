@@ -25,12 +25,6 @@ from rigs.arkit import ARKIT_NAMES, arkit_vector
 
 log = logging.getLogger(__name__)
 
-NUM_LANDMARKS = 478
-# Landmark indices (MediaPipe's 478-point topology). "Right"/"left" are the subject's sides.
-RIGHT_IRIS = slice(468, 473)  # image-left in an unmirrored photo
-LEFT_IRIS = slice(473, 478)
-NOSE_TIP = 1
-
 
 @dataclass
 class HeadPose:

@@ -21,6 +21,14 @@ import numpy as np
 
 from generation.talking_face.mouth import luminance
 from generation.talking_face.rig import (
+    FeatureFrame,
+    eye_polygon,
+    fit_affine,
+    polygon_coverage,
+    roi_around,
+    smoothstep,
+)
+from rigs.face_topology import (
     LEFT_EYE_CORNERS,
     LEFT_LOWER_LID,
     LEFT_UPPER_LID,
@@ -31,12 +39,6 @@ from generation.talking_face.rig import (
     RIGHT_UPPER_LID,
     RIGHT_UPPER_RING2,
     RIGHT_UPPER_RING3,
-    FeatureFrame,
-    eye_polygon,
-    fit_affine,
-    polygon_coverage,
-    roi_around,
-    smoothstep,
 )
 
 EYES = {

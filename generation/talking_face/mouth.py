@@ -19,16 +19,18 @@ import cv2
 import numpy as np
 
 from generation.talking_face.rig import (
-    LIPS_INNER_LOWER,
-    LIPS_INNER_UPPER,
-    LIPS_OUTER_LOWER,
-    LIPS_OUTER_UPPER,
     FeatureFrame,
     fit_affine,
     mouth_polygon,
     polygon_coverage,
     roi_around,
     smoothstep,
+)
+from rigs.face_topology import (
+    LIPS_INNER_LOWER,
+    LIPS_INNER_UPPER,
+    LIPS_OUTER_LOWER,
+    LIPS_OUTER_UPPER,
 )
 
 # landmarks that move with the skull around the mouth (nose, upper cheeks): where the upper teeth go
