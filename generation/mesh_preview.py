@@ -77,8 +77,9 @@ class MeshPreview:
             corners = xy[polygon[[0, len(polygon) // 2]]]
             width = np.linalg.norm(corners[0] - corners[1])
             centre = corners.mean(axis=0) + np.array([yaw, pitch]) / 30.0 * 0.35 * width
-            cv2.circle(canvas, tuple(np.round(centre * 16).astype(int)), int(0.24 * width * 16), IRIS,
-                       -1, cv2.LINE_AA, shift=4)
+            cv2.circle(
+                canvas, tuple(np.round(centre * 16).astype(int)), int(0.24 * width * 16), IRIS, -1, cv2.LINE_AA, shift=4
+            )
 
 
 def render_preview(motion: FaceMotion, audio, path, size: int = 384) -> Path:

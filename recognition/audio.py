@@ -110,14 +110,23 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration: f
 
 
 def frame_rms_db(samples: np.ndarray, sample_rate: int, hop_s: float = 0.01, window_s: float = 0.025) -> np.ndarray:
-    """RMS level per frame in dBFS: `(frames,) float32`, frame `i` centred at `i * hop_s` seconds."""
+    """RMS level per frame in dBFS: `(frames,) float32`, frame `i` centred at `i * hop_s` seconds.
+
+    Computed in blocks of about a minute, so memory stays small for hour-long inputs.
+    """
     hop, window = int(hop_s * sample_rate), int(window_s * sample_rate)
-    padded = np.pad(samples.astype(np.float64), (window // 2, window // 2))
+    padded = np.pad(samples.astype(np.float32), (window // 2, window // 2))
     count = max(1, 1 + (len(padded) - window) // hop)
-    power = np.cumsum(np.concatenate([[0.0], padded**2]))
-    starts = np.arange(count) * hop
-    mean_square = (power[starts + window] - power[starts]) / window
-    return (10 * np.log10(np.maximum(mean_square, 1e-12))).astype(np.float32)
+    out = np.empty(count, np.float32)
+    block = max(1, (60 * sample_rate) // hop)  # frames per block
+    for first in range(0, count, block):
+        last = min(count, first + block)
+        chunk = padded[first * hop : (last - 1) * hop + window].astype(np.float64)
+        power = np.concatenate([[0.0], np.cumsum(chunk**2)])
+        starts = np.arange(last - first) * hop
+        mean_square = (power[starts + window] - power[starts]) / window
+        out[first:last] = 10 * np.log10(np.maximum(mean_square, 1e-12))
+    return out
 
 
 def speech_segments(
@@ -125,15 +134,17 @@ def speech_segments(
 ) -> list[tuple[float, float]]:
     """Voice activity by energy: `[(start_s, end_s), ...]` of the speech in `audio`.
 
-    A frame is speech when it is within `dynamic_range_db` of the utterance's loud level (95th
-    percentile) and above the silence floor; pauses shorter than `min_silence_s` are bridged and blips
-    shorter than `min_speech_s` dropped. Returns [] for silence.
+    A frame is speech when it is within `dynamic_range_db` of the speech's loud level (the 95th percentile
+    of the frames above the silence floor, so a short sentence in a long recording still counts) and
+    above that floor; pauses shorter than `min_silence_s` are bridged and blips shorter than
+    `min_speech_s` dropped. Returns [] for silence.
     """
     hop = 0.01
     level = frame_rms_db(audio.samples, audio.sample_rate, hop)
-    loud = float(np.percentile(level, 95)) if len(level) else -120.0
-    if loud < SILENCE_DBFS:
+    audible = level[level > SILENCE_DBFS]
+    if len(audible) == 0:
         return []
+    loud = float(np.percentile(audible, 95))
     active = level > max(SILENCE_DBFS, loud - dynamic_range_db)
     segments: list[list[float]] = []
     for i in np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])) != 0).reshape(-1, 2):

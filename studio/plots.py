@@ -24,6 +24,32 @@ EMOTION_COLOURS = {
 }
 
 
+def _class_bands(ax, times: np.ndarray, probabilities: np.ndarray, title: str) -> None:
+    """Stacked class probabilities over time; NaN rows (no estimate) are left blank."""
+    filled = np.nan_to_num(probabilities)
+    ax.stackplot(times, filled.T, labels=EMOTIONS, colors=[EMOTION_COLOURS[e] for e in EMOTIONS], alpha=0.9)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
+def _valence_arousal(ax, times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, label: str) -> None:
+    ax.plot(times, valence, label=f"valence ({label})", color="#2e7d32")
+    ax.plot(times, arousal, label=f"arousal ({label})", color="#c62828")
+    ax.axhline(0, color="#bbbbbb", linewidth=0.8)
+    ax.set_ylim(-1, 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_emotion_over_time(
     times: np.ndarray, probabilities: np.ndarray, path: str | Path, title: str = "Emotion over time"
 ) -> Path:
@@ -33,22 +59,71 @@ def plot_emotion_over_time(
     """
     probabilities = np.asarray(probabilities, dtype=np.float32)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, height_ratios=[3, 2])
-    filled = np.nan_to_num(probabilities)
-    top.stackplot(times, filled.T, labels=EMOTIONS, colors=[EMOTION_COLOURS[e] for e in EMOTIONS], alpha=0.9)
-    top.set_ylim(0, 1)
-    top.set_ylabel("probability")
-    top.set_title(title)
-    top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    va = valence_arousal(filled)
+    _class_bands(top, times, probabilities, title)
+    va = valence_arousal(np.nan_to_num(probabilities))
     va[np.isnan(probabilities).any(axis=1)] = np.nan
-    bottom.plot(times, va[:, 0], label="valence (derived)", color="#2e7d32")
-    bottom.plot(times, va[:, 1], label="arousal (derived)", color="#c62828")
-    bottom.axhline(0, color="#bbbbbb", linewidth=0.8)
-    bottom.set_ylim(-1, 1)
+    _valence_arousal(bottom, times, va[:, 0], va[:, 1], "derived")
     bottom.set_xlabel("time (s)")
-    bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
-    with atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
+
+
+def plot_speech_analysis(analysis, path: str | Path) -> Path:
+    """A `SpeechAnalysis` at a glance: waveform with speech segments and words, the fused emotion's
+    class bands, and its valence/arousal; PNG at `path`."""
+    audio, track = analysis.audio, analysis.emotion
+    fig, (wave, bands, va) = plt.subplots(3, 1, figsize=(11, 7), sharex=True, height_ratios=[2, 3, 2])
+    step = max(1, len(audio.samples) // 4000)
+    envelope = np.abs(audio.samples[: len(audio.samples) // step * step]).reshape(-1, step).max(axis=1)
+    t_env = np.arange(len(envelope)) * step / audio.sample_rate
+    wave.fill_between(t_env, -envelope, envelope, color="#607d8b", linewidth=0)
+    for start, end in analysis.segments:
+        wave.axvspan(start, end, color="#ffe082", alpha=0.35, linewidth=0)
+    for word in analysis.timeline.words:
+        wave.text(
+            (word.start + word.end) / 2,
+            0.92,
+            word.text,
+            ha="center",
+            va="top",
+            fontsize=7,
+            rotation=30,
+            transform=wave.get_xaxis_transform(),
+        )
+    wave.set_yticks([])
+    wave.set_title(
+        f"{Path(audio.source).name if audio.source else 'speech'}: speech (shaded) and words "
+        f"({analysis.timeline.method} phones)"
+    )
+    _class_bands(bands, track.times, track.probabilities, "emotion (fused: speech prosody + text)")
+    _valence_arousal(va, track.times, track.valence, track.arousal, "fused")
+    va.set_xlabel("time (s)")
+    return _save(fig, path)
+
+
+CURVE_GROUPS = {
+    "mouth": ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft"),
+    "eyes and brows": ("eyeBlinkLeft", "eyeWideLeft", "browInnerUp", "browDownLeft"),
+    "head (deg)": ("headYaw", "headPitch", "headRoll"),
+}
+
+
+def plot_motion_curves(motion, path: str | Path, phones=None, title: str = "Rig curves") -> Path:
+    """Key channels of a `FaceMotion` over time (mouth, eyes and brows, head), with phone labels on top
+    when a `PhoneTimeline` is given; PNG at `path`."""
+    fig, axes = plt.subplots(len(CURVE_GROUPS), 1, figsize=(12, 7), sharex=True)
+    t = motion.times
+    for ax, (group, channels) in zip(axes, CURVE_GROUPS.items(), strict=True):
+        for channel in channels:
+            ax.plot(t, motion[channel], label=channel, linewidth=1.2)
+        ax.set_ylabel(group)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        if not group.startswith("head"):
+            ax.set_ylim(-0.02, 1.02)
+    if phones is not None:
+        for phone in phones.speech_phones:
+            axes[0].text(
+                (phone.start + phone.end) / 2, 1.0, phone.label, ha="center", va="bottom", fontsize=6, color="#555555"
+            )
+    axes[0].set_title(title, pad=14)
+    axes[-1].set_xlabel("time (s)")
+    return _save(fig, path)

@@ -38,3 +38,32 @@ def faces_table(faces: list[FaceAnalysis], title: str) -> Table:
             au_text,
         )
     return table
+
+
+def speech_table(analysis) -> Table:
+    """A `SpeechAnalysis` summary: timing facts, then the emotion per sentence (text) and overall."""
+    from collections import Counter
+
+    track = analysis.emotion
+    table = Table(title=f"{analysis.audio.source}: {analysis.audio.duration:.1f} s", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    speech_s = sum(b - a for a, b in analysis.segments)
+    table.add_row("speech", f"{speech_s:.1f} s in {len(analysis.segments)} segment(s)")
+    phones = analysis.timeline.speech_phones
+    table.add_row(
+        "phones",
+        f"{len(phones)} ({analysis.timeline.method}): "
+        + " ".join(p.label for p in phones[:24])
+        + (" ..." if len(phones) > 24 else ""),
+    )
+    if analysis.timeline.words:
+        words = analysis.timeline.words
+        table.add_row("words", " ".join(w.text for w in words[:20]) + (" ..." if len(words) > 20 else ""))
+    share = Counter(track.dominant())
+    table.add_row("emotion (fused)", ", ".join(f"{e} {n / track.num_frames:.0%}" for e, n in share.most_common(3)))
+    table.add_row("valence / arousal", f"{track.valence.mean():+.2f} / {track.arousal.mean():+.2f} (mean)")
+    for sentence in analysis.text_emotions:
+        name, p = sentence.ranked()[0]
+        table.add_row("text", f"{name} {p:.0%}, valence {sentence.valence:+.2f}: {sentence.text[:60]}")
+    return table

@@ -114,3 +114,11 @@ def test_speech_segments_find_the_speech_and_not_the_silence():
     assert segments[0][0] == pytest.approx(0.5, abs=0.08) and segments[0][1] == pytest.approx(1.3, abs=0.08)
     assert segments[1][0] == pytest.approx(2.3, abs=0.08)
     assert speech_segments(Audio(np.zeros(rate, np.float32))) == []
+
+
+def test_a_short_sentence_in_a_long_recording_is_found():
+    rate = 16000
+    samples = np.zeros(90 * rate, np.float32)
+    samples[40 * rate : 43 * rate] = tone(3.0, rate)[0]
+    segments = speech_segments(Audio(samples))
+    assert len(segments) == 1 and segments[0][0] == pytest.approx(40, abs=0.1)

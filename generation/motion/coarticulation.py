@@ -68,20 +68,37 @@ def blend_visemes(timeline: PhoneTimeline, fps: float, frames: int, config: Coar
     return (numerator / denominator).astype(np.float32)
 
 
+def _constraint_weight(frames: int, a: int, b: int, ramp: int) -> tuple[slice, np.ndarray]:
+    """1 on frames [a, b), falling linearly to 0 over `ramp` frames on each side: `(slice, weights)`."""
+    lo, hi = max(0, a - ramp), min(frames, b + ramp)
+    idx = np.arange(lo, hi)
+    weight = np.clip(1.0 - np.maximum(a - idx, idx - (b - 1)) / (ramp + 1), 0.0, 1.0)
+    return slice(lo, hi), weight[:, None]
+
+
 def enforce_articulation(pose: np.ndarray, timeline: PhoneTimeline, fps: float, config: CoarticulationConfig) -> None:
-    """In place: lips meet on every bilabial, the lower lip meets the teeth on every labiodental."""
+    """In place: lips meet on every bilabial, the lower lip meets the teeth on every labiodental.
+
+    The constraint holds fully over the phone's frames and eases in and out over ~30 ms around them, so
+    closures stay exact without the corners a hard clamp would put into smoothed curves.
+    """
+    ramp = int(0.03 * fps)  # frames; none below ~34 fps, where one frame is already longer than the ramp
     for label, a, b in frame_phone_spans(timeline, fps, len(pose)):
+        if label not in BILABIALS and label not in LABIODENTALS:
+            continue
+        span, w = _constraint_weight(len(pose), a, b, ramp)
+        segment = pose[span]
+        target = segment.copy()
         if label in BILABIALS:
-            segment = pose[a:b]
-            segment[:, JAW] = np.minimum(segment[:, JAW], config.closure_jaw)
-            segment[:, CLOSE] = segment[:, JAW]  # sealed lips: jawOpen - mouthClose = 0
-            segment[:, ROUNDING] *= 0.3
-            segment[:, LIP_OPENERS] = np.minimum(segment[:, LIP_OPENERS], 0.03)
-        elif label in LABIODENTALS:
-            segment = pose[a:b]
-            segment[:, ROLL_LOWER] = np.maximum(segment[:, ROLL_LOWER], 0.35)
-            segment[:, JAW] = np.minimum(segment[:, JAW], 0.16)
-            segment[:, CLOSE] = 0.0
+            target[:, JAW] = np.minimum(target[:, JAW], config.closure_jaw)
+            target[:, CLOSE] = target[:, JAW]  # sealed lips: jawOpen - mouthClose = 0
+            target[:, ROUNDING] *= 0.3
+            target[:, LIP_OPENERS] = np.minimum(target[:, LIP_OPENERS], 0.03)
+        else:
+            target[:, ROLL_LOWER] = np.maximum(target[:, ROLL_LOWER], 0.35)
+            target[:, JAW] = np.minimum(target[:, JAW], 0.16)
+            target[:, CLOSE] = 0.0
+        segment += w * (target - segment)
 
 
 def speech_activity(timeline: PhoneTimeline, fps: float, frames: int) -> np.ndarray:

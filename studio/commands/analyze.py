@@ -11,10 +11,11 @@ from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from recognition.analysis import FaceAnalysis, FaceAnalysisPipeline, ImageAnalysis, VideoAnalysis
+from recognition.audio import AUDIO_SUFFIXES
 from recognition.image_io import IMAGE_SUFFIXES, load_image
 from recognition.video import VIDEO_SUFFIXES, iter_frames, video_info
 from rigs.atomic import atomic_write, check_writable
-from rigs.errors import InputFileError, OutputFileError
+from rigs.errors import AffectStudioError, InputFileError, OutputFileError
 from studio.annotate import annotate
 from studio.cli import app, console
 from studio.plots import plot_emotion_over_time
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 @app.command()
 def analyze(
-    path: Path = typer.Argument(..., help="An image (PNG, JPEG, ...) or a video (MP4, MOV, MKV, WebM)."),
+    path: Path = typer.Argument(
+        ..., help="An image (PNG, JPEG, ...), a video (MP4, MOV, MKV, WebM) or speech (WAV, FLAC, OGG, MP3, M4A)."
+    ),
     json_out: Path | None = typer.Option(
         None, "--json", help="Write every result (landmarks, blendshapes, emotions, AUs, pose) as JSON."
     ),
@@ -33,21 +36,30 @@ def analyze(
         None, "--annotate", help="Write the input with faces drawn on it: OUT.png for images, OUT.mp4 for videos."
     ),
     plot_out: Path | None = typer.Option(
-        None, "--plot", help="Videos: emotion-over-time plot PNG (default: next to --json, as *_emotion.png)."
+        None, "--plot", help="Videos and speech: emotion-over-time plot PNG (default: next to --json, *_emotion.png)."
     ),
+    transcript: Path | None = typer.Option(
+        None, "--transcript", help="Speech: a text file with what is said (phones are then aligned to it)."
+    ),
+    text: str | None = typer.Option(None, "--text", help="Speech: what is said, given inline."),
     identity: bool = typer.Option(False, "--identity", help="Also compute 128-d identity embeddings."),
     max_faces: int = typer.Option(5, "--max-faces", min=1, help="Report at most this many faces (largest first)."),
 ) -> None:
-    """Analyse every face in an IMAGE, or the main face through a VIDEO.
+    """Analyse every face in an IMAGE, the main face through a VIDEO, or the phones and emotion of SPEECH.
 
-    Prints a table per face (top emotions, derived valence/arousal, head pose, strongest blendshapes and
-    action units). Valence/arousal are derived from the emotion probabilities, not measured.
+    Faces: a table per face (top emotions, derived valence/arousal, head pose, strongest blendshapes and
+    action units). Valence/arousal of faces are derived from the emotion probabilities, not measured.
+
+    Speech: phones with timings (aligned to the transcript when you give one), words, speech segments,
+    and an emotion track fused from prosody and the text; `--plot` draws it.
 
     Examples:
 
         affect-studio analyze portrait.jpg --json faces.json --annotate faces.png
 
         affect-studio analyze clip.mp4 --json frames.json --annotate clip_faces.mp4
+
+        affect-studio analyze speech.wav --text "Hello there, how are you?" --json speech.json --plot speech.png
     """
     from recognition.face import FaceAnalyzer, FaceAnalyzerConfig
     from recognition.identity import IdentityEncoder
@@ -56,6 +68,13 @@ def analyze(
     for out in (json_out, annotate_out, plot_out):
         if out is not None:
             check_writable(out)
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        if annotate_out is not None:
+            raise OutputFileError(annotate_out, "--annotate is for images and videos; use --plot for speech")
+        _analyze_speech(path, read_transcript(transcript, text), json_out, plot_out)
+        return
+    if transcript is not None or text is not None:
+        log.warning("--transcript/--text apply to speech files only; ignored for %s", path.name)
     if annotate_out is not None:
         wanted = {".mp4"} if is_video else {".png", ".jpg", ".jpeg", ".webp"}
         if annotate_out.suffix.lower() not in wanted:
@@ -132,6 +151,41 @@ def _analyze_video(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotat
     if annotate_out:
         console.print(f"wrote {annotate_out}")
     return result
+
+
+def read_transcript(transcript: Path | None, text: str | None) -> str | None:
+    """The transcript from `--transcript FILE` or `--text`, with one-line errors; None if neither."""
+    if transcript is not None and text is not None:
+        raise AffectStudioError("give either --transcript or --text, not both")
+    if transcript is None:
+        return text
+    try:
+        return transcript.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(transcript, "file not found") from None
+    except UnicodeDecodeError:
+        raise InputFileError(transcript, "not a UTF-8 text file") from None
+    except OSError as error:
+        raise InputFileError(transcript, (error.strerror or str(error)).lower()) from None
+
+
+def _analyze_speech(path: Path, transcript: str | None, json_out: Path | None, plot_out: Path | None) -> None:
+    from recognition.audio import load_audio
+    from recognition.speech_analysis import SpeechAnalysisPipeline
+    from studio.plots import plot_speech_analysis
+    from studio.report import speech_table
+
+    audio = load_audio(path)
+    with console.status(f"analysing {path.name} ({audio.duration:.1f} s)"):
+        analysis = SpeechAnalysisPipeline()(audio, transcript)
+    console.print(speech_table(analysis))
+    if json_out:
+        analysis.save_json(json_out)
+        console.print(f"wrote {json_out}")
+        plot_out = plot_out or json_out.with_name(json_out.stem + "_emotion.png")
+    if plot_out:
+        plot_speech_analysis(analysis, plot_out)
+        console.print(f"wrote {plot_out}")
 
 
 def _print_video_summary(path: Path, result: VideoAnalysis) -> None:

@@ -1,0 +1,186 @@
+"""Phones without a transcript: PocketSphinx allphone decoding ("the Rhubarb method").
+
+    >>> timeline = recognize_phones(load_audio("speech.wav"))   # method "allphone"
+    >>> [(p.label, p.start, p.end) for p in timeline.phones][:3]
+    [('sil', 0.0, 0.205), ('dh', 0.205, 0.265), ('ah', 0.265, 0.315)]
+
+The decoder searches context-independent phones under the phonetic bigram LM that ships with the
+`pocketsphinx` wheel (`en-us-phone.lm.bin`), as Rhubarb Lip Sync does. It decodes one utterance in one
+pass, so cost and memory grow with its length: `recognition.phonemes.chunking.phone_timeline` splits long
+audio at pauses and calls this per chunk.
+
+This module also holds what the allphone and aligned modes share: `PhoneConfig`, the per-process decoder
+cache, PCM conversion, and the acoustic confidence of a phone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from recognition.audio import SAMPLE_RATE, Audio
+from recognition.phonemes.timeline import SILENCE, Phone, PhoneTimeline, normalize_phone
+from rigs.errors import AffectStudioError
+
+log = logging.getLogger(__name__)
+
+FRAME_RATE = 100  # PocketSphinx feature frames per second (its `frate`; not changed here)
+LOG_BASE = 1.0001  # PocketSphinx's `logbase`: its integer scores are log-probabilities in this base
+_LOCAL = threading.local()
+
+
+@dataclass(frozen=True)
+class PhoneConfig:
+    """Settings of phone recognition and alignment (all modes), with the defaults measured in
+    `bench/phonemes.py` on flite speech.
+
+    language_weight: weight of the phonetic LM in allphone decoding. 0.8-2.0 measured the same here
+        (phone error rate 0.36 +- 0.01, boundaries unchanged); 6.5 (PocketSphinx's word-LM default)
+        raised the phone error rate to 0.50. Rhubarb uses 0.8.
+    frame_offset_s: added to every time PocketSphinx reports. It reports frame indices (10 ms); its
+        boundaries came out 5 ms early on average in both modes (analysis windows are 25.6 ms long and
+        start at the frame index), and this half-frame shift removes that bias.
+    chunk_s, max_chunk_s: long audio is cut at the longest pause near every `chunk_s` seconds, and never
+        later than `max_chunk_s` after the last cut (then at the quietest 10 ms instead).
+    min_pause_s: the shortest silence that counts as a pause for cutting (passed to `speech_segments`).
+    workers: processes that decode chunks in parallel; None = the usable cores (or
+        `AFFECT_STUDIO_THREADS`). `parallel` picks "process" (default), "thread" or "serial":
+        PocketSphinx holds the GIL while it decodes, so threads do not run in parallel (measured).
+    min_known_fraction: aligned mode falls back to allphone when fewer of the transcript's words than
+        this are in the pronunciation dictionary (an empty, non-English or wrong-language transcript).
+    """
+
+    language_weight: float = 1.0
+    frame_offset_s: float = 0.005
+    chunk_s: float = 25.0
+    max_chunk_s: float = 40.0
+    min_pause_s: float = 0.25
+    workers: int | None = None
+    parallel: str = "process"
+    min_known_fraction: float = 0.5
+
+
+def model_path(name: str) -> str:
+    """Path of a file or folder of the en-us model inside the `pocketsphinx` wheel, e.g. `en-us/en-us`."""
+    import pocketsphinx
+
+    return pocketsphinx.get_model_path(name)
+
+
+def decoder_cache() -> dict:
+    """This thread's PocketSphinx decoders by key: a decoder is built once (~0.1 s) and reused, and is
+    never shared between threads (it is not thread-safe)."""
+    if not hasattr(_LOCAL, "decoders"):
+        _LOCAL.decoders = {}
+    return _LOCAL.decoders
+
+
+def allphone_decoder(language_weight: float):
+    """This thread's allphone decoder for `language_weight`."""
+    key = ("allphone", language_weight)
+    cache = decoder_cache()
+    if key not in cache:
+        import pocketsphinx
+
+        cache[key] = pocketsphinx.Decoder(
+            hmm=model_path("en-us/en-us"),
+            allphone=model_path("en-us/en-us-phone.lm.bin"),
+            allphone_ci=True,
+            dict=None,
+            lw=language_weight,
+            loglevel="FATAL",
+        )
+    return cache[key]
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    """`(n,) float32` in [-1, 1] -> little-endian 16-bit PCM bytes, what `Decoder.process_raw` takes."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def check_sample_rate(audio: Audio) -> None:
+    if audio.sample_rate != SAMPLE_RATE:
+        raise AffectStudioError(
+            f"{audio.source or 'audio'}: phone recognition needs {SAMPLE_RATE} Hz audio, got "
+            f"{audio.sample_rate} Hz (load it with recognition.audio.load_audio)"
+        )
+
+
+def acoustic_confidence(score: float, frames: int) -> float:
+    """A phone's confidence in [0, 1] from its acoustic score (PocketSphinx integer log units, relative
+    to the best senone of each frame, so 0 is a perfect fit) and its length in frames.
+
+    Allphone decoding computes no posteriors. This logistic fit of "was the recognised phone right" on
+    the allphone output for the 180 flite utterances of `bench/phonemes.py` (AUC 0.72; phones given
+    0.8-1.0 were right 89% of the time, phones under 0.4 43%) stands in for one. Aligned phones get the
+    same function: there it tells how well the audio fits the transcript's phone, uncalibrated.
+    """
+    frames = max(int(frames), 1)
+    z = -0.367 + 0.0842 * (score / frames) + 1.028 * math.log(frames)
+    return float(1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))))
+
+
+def merge_phones(phones: list[Phone]) -> list[Phone]:
+    """Join consecutive "sil" phones and drop empty ones; keeps the list contiguous in time."""
+    merged: list[Phone] = []
+    for phone in phones:
+        if phone.end <= phone.start:
+            if merged:
+                merged[-1].end = max(merged[-1].end, phone.end)
+            continue
+        if merged and phone.label == SILENCE and merged[-1].label == SILENCE:
+            merged[-1].end = phone.end
+            merged[-1].confidence = 1.0
+        else:
+            merged.append(phone)
+    return merged
+
+
+def fit_to_duration(phones: list[Phone], duration: float) -> list[Phone]:
+    """Make `phones` cover exactly [0, duration]: the first starts at 0, the last ends at `duration`
+    (PocketSphinx's last frame ends up to a window short of the audio)."""
+    phones = [p for p in phones if p.start < duration]
+    if not phones:
+        return [Phone(SILENCE, 0.0, duration)] if duration > 0 else []
+    phones[0].start = 0.0
+    phones[-1].end = duration
+    return merge_phones(phones)
+
+
+def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> PhoneTimeline:
+    """Phones of `audio` (mono, 16 kHz) by allphone decoding, as one utterance.
+
+    Returns a contiguous `PhoneTimeline` covering [0, audio.duration] seconds (method "allphone"): ARPAbet
+    labels through `normalize_phone`, "sil" for silence and noise, and `acoustic_confidence` per phone.
+    Silent or empty audio gives a single "sil" (or no phone). Cost ~0.04 x real time on one core, memory
+    growing with length: use `phone_timeline` for anything longer than a minute.
+    """
+    check_sample_rate(audio)
+    duration = audio.duration
+    if len(audio.samples) < SAMPLE_RATE // FRAME_RATE * 3:
+        return PhoneTimeline(fit_to_duration([], duration), source=audio.source, method="allphone")
+    decoder = allphone_decoder(float(config.language_weight))
+    decoder.start_utt()
+    decoder.process_raw(pcm16(audio.samples), full_utt=True)
+    decoder.end_utt()
+    ln_base = math.log(LOG_BASE)
+    offset = config.frame_offset_s
+    phones: list[Phone] = []
+    segments = decoder.seg()
+    for seg in segments or ():  # copy every value out while the iterator is alive
+        try:
+            label = normalize_phone(seg.word)
+        except ValueError:
+            log.debug("unexpected allphone unit %r, counted as silence", seg.word)
+            label = SILENCE
+        frames = seg.end_frame - seg.start_frame + 1
+        score = math.log(seg.ascore) / ln_base if seg.ascore > 0 else -1e9
+        confidence = 1.0 if label == SILENCE else acoustic_confidence(score, frames)
+        start, end = seg.start_frame / FRAME_RATE + offset, (seg.end_frame + 1) / FRAME_RATE + offset
+        phones.append(Phone(label, round(start, 4), round(end, 4), confidence))
+    del segments
+    return PhoneTimeline(fit_to_duration(merge_phones(phones), duration), source=audio.source, method="allphone")

@@ -1,0 +1,280 @@
+"""Phones of audio of any length: cut at pauses, decode chunks in parallel, join with their offsets.
+
+    >>> timeline = phone_timeline(audio)                         # allphone
+    >>> timeline = phone_timeline(audio, "What she said ...")    # aligned (words filled)
+
+One PocketSphinx utterance costs time and memory that grow faster than its length (aligning 600 s as
+one utterance took 36 s and 8 GB), so audio longer than `PhoneConfig.max_chunk_s` is cut into chunks of
+about `chunk_s` seconds, each cut in the middle of the longest pause near its target (`plan_chunks`;
+pauses from the energy VAD, run on 60 s blocks). Chunks are decoded independently by a pool of
+processes, one per core (PocketSphinx holds the GIL while it decodes: two threads took as long as one
+after the other), with at most two chunks per worker in flight. Times are shifted by each chunk's
+start; a pause split between two chunks becomes one "sil". Silent chunks (nothing above -55 dBFS) are
+not decoded. Measured (`bench/phonemes.py`, 2 cores): 600 s took 0.023 x real time for allphone and
+0.026 aligned (0.044 and 0.046 on one core, the same per second as for 60 s); workers peaked at 77 MB
+(allphone) and 138 MB (aligned), and the main process grew by at most 30 MB (allphone) and 77 MB
+(aligned: it holds an aligner too) over its size with the audio loaded, for 60 s as for 600 s.
+
+Aligned mode shares the transcript among the chunks first, in order: for each chunk, pass 1 of the
+alignment alone, over a grammar that may stop after any word in a window around the expected count
+(from the speaking rate), finds how many of the remaining words the chunk speaks (~0.01 x real time).
+The workers then run both alignment passes per chunk with its words. Cuts are in pauses, so a word is
+rarely split; an error in one chunk's word count stays at that chunk's edges. A chunk whose words will
+not align falls back to allphone phones (its words are then missing, with a warning).
+
+The process pool uses the "spawn" start method (safe beside threads of ONNX Runtime or torch), so a
+script that calls this on long audio needs the usual `if __name__ == "__main__":` guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import pairwise
+
+import numpy as np
+
+from recognition.audio import SILENCE_DBFS, Audio, frame_rms_db, speech_segments
+from recognition.phonemes.align import (
+    align_words,
+    aligner,
+    count_spoken_words,
+    prepare_words,
+    silence_timeline,
+    transcript_problem,
+)
+from recognition.phonemes.allphone import PhoneConfig, check_sample_rate, merge_phones, recognize_phones
+from recognition.phonemes.timeline import PhoneTimeline
+
+log = logging.getLogger(__name__)
+
+Span = tuple[float, float]
+
+
+def worker_count(config: PhoneConfig) -> int:
+    """Decoding processes: `config.workers`, else `AFFECT_STUDIO_THREADS`, else the usable cores."""
+    if config.workers:
+        return max(1, config.workers)
+    env = os.environ.get("AFFECT_STUDIO_THREADS")
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def plan_chunks(audio: Audio, speech: list[Span], config: PhoneConfig = PhoneConfig()) -> list[Span]:
+    """Contiguous `[(start_s, end_s), ...]` covering [0, audio.duration]: one span when the audio is at
+    most `max_chunk_s` long, else cuts in the middle of pauses between the `speech` segments.
+
+    Each cut is the pause whose middle lies between `chunk_s / 2` and `max_chunk_s` after the previous
+    cut and scores best on length / (1 + distance from `chunk_s` in chunk lengths); with no pause there,
+    the quietest 10 ms frame of that stretch (mid-speech: logged).
+    """
+    duration = audio.duration
+    if duration <= config.max_chunk_s:
+        return [(0.0, duration)]
+    pauses = [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(speech)]
+    cuts = [0.0]
+    while duration - cuts[-1] > config.max_chunk_s:
+        start = cuts[-1]
+        target, lo, hi = start + config.chunk_s, start + config.chunk_s / 2, start + config.max_chunk_s
+        candidates = [(a, b) for a, b in pauses if lo <= (a + b) / 2 <= hi]
+        if candidates:
+            a, b = max(candidates, key=lambda p: (p[1] - p[0]) / (1 + abs((p[0] + p[1]) / 2 - target) / config.chunk_s))
+            cut = (a + b) / 2
+        else:
+            level = frame_rms_db(audio.slice(lo, hi).samples, audio.sample_rate, 0.01)
+            cut = lo + int(np.argmin(level)) / 100 if len(level) else target
+            log.info("no pause between %.1f s and %.1f s: cutting the audio at %.2f s", lo, hi, cut)
+        cuts.append(round(cut, 3))
+    cuts.append(duration)
+    return list(pairwise(cuts))
+
+
+VAD_BLOCK_S = 60.0
+
+
+def speech_spans(audio: Audio, config: PhoneConfig = PhoneConfig()) -> list[Span]:
+    """`speech_segments` of `audio` (pauses of at least `config.min_pause_s`), computed on 60 s blocks
+    and joined: it makes float64 copies of its whole input, so this keeps memory flat. Each block is
+    judged against its own loud level. A hint for where to cut, not a verdict on silence: it finds
+    nothing in a block that is less than ~5% speech."""
+    if audio.duration <= 1.5 * VAD_BLOCK_S:
+        return speech_segments(audio, min_silence_s=config.min_pause_s)
+    spans: list[Span] = []
+    for start in np.arange(0.0, audio.duration, VAD_BLOCK_S):
+        block = audio.slice(float(start), float(start) + VAD_BLOCK_S)
+        for a, b in speech_segments(block, min_silence_s=config.min_pause_s):
+            a, b = a + float(start), b + float(start)
+            if spans and a - spans[-1][1] < config.min_pause_s:
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+    return spans
+
+
+def is_silent(samples: np.ndarray) -> bool:
+    """No sample louder than `SILENCE_DBFS` (-55 dBFS): nothing to decode. (No copy of `samples`.)"""
+    return len(samples) == 0 or max(float(samples.max()), -float(samples.min())) < 10 ** (SILENCE_DBFS / 20)
+
+
+def speech_in(span: Span, speech: list[Span]) -> float:
+    """Seconds of `speech` inside `span`."""
+    return sum(max(0.0, min(b, span[1]) - max(a, span[0])) for a, b in speech)
+
+
+# --- work done in the pool's processes (top-level functions, so they pickle) -------------------------
+
+
+def _allphone_job(samples: np.ndarray, source: str | None, config: PhoneConfig) -> tuple[PhoneTimeline, str]:
+    return recognize_phones(Audio(samples, source=source), config), ""
+
+
+def _aligned_job(
+    samples: np.ndarray, source: str | None, words: list[str], pronunciations: dict[str, str], config: PhoneConfig
+) -> tuple[PhoneTimeline, str]:
+    """Align one chunk; on failure its allphone phones and a note for the caller to log."""
+    audio = Audio(samples, source=source)
+    if not words:
+        return recognize_phones(audio, config), "speech without transcript words"
+    timeline = align_words(audio, words, config, pronunciations)
+    if timeline is None:
+        return recognize_phones(audio, config), f"its {len(words)} words could not be aligned"
+    return timeline, ""
+
+
+# --- running and joining -----------------------------------------------------------------------------
+
+
+def _executor(config: PhoneConfig, jobs: int) -> Executor | None:
+    workers = min(worker_count(config), jobs)
+    if config.parallel == "serial" or workers <= 1:
+        return None
+    if config.parallel == "thread":
+        return ThreadPoolExecutor(workers)
+    if config.parallel != "process":
+        raise ValueError(f"PhoneConfig.parallel must be 'process', 'thread' or 'serial', not {config.parallel!r}")
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _run(jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, window: int) -> Iterator:
+    """Results of `fn(*args)` for `jobs` in order, with at most `window` submitted and unfinished."""
+    if executor is None:
+        for fn, args in jobs:
+            yield fn(*args)
+        return
+    pending: deque = deque()
+    for fn, args in jobs:
+        pending.append(executor.submit(fn, *args))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def join_chunks(parts: list[tuple[Span, PhoneTimeline]], source: str | None, method: str) -> PhoneTimeline:
+    """One timeline from per-chunk timelines (each over [0, chunk length]): shifted by the chunk starts,
+    with the silences on either side of a cut merged into one "sil"."""
+    phones, words = [], []
+    for (start, _), timeline in parts:
+        shifted = timeline.shifted(start)
+        phones += shifted.phones
+        words += shifted.words
+    for phone in phones:
+        phone.start, phone.end = round(phone.start, 4), round(phone.end, 4)
+    for word in words:
+        word.start, word.end = round(word.start, 4), round(word.end, 4)
+    return PhoneTimeline(merge_phones(phones), words, source, method)
+
+
+def _word_shares(audio: Audio, chunks: list[Span], speech: list[Span], words: list[str]) -> Iterator[list[str]]:
+    """The transcript words each chunk speaks, in order (lazily: each count needs the previous one)."""
+    total_speech = sum(b - a for a, b in speech)
+    rate = len(words) / (total_speech or audio.duration)  # words per second of speech
+    position = 0
+    for index, span in enumerate(chunks):
+        remaining = words[position:]
+        chunk = audio.slice(*span)
+        if index == len(chunks) - 1:
+            share = len(remaining)
+        elif not remaining or is_silent(chunk.samples):
+            share = 0
+        else:
+            expected = rate * speech_in(span, speech)
+            # the window also covers speech the energy VAD missed (sparse speech in a quiet block)
+            window = remaining[: int(1.6 * max(expected, 0.5 * rate * (span[1] - span[0]))) + 8]
+            share = count_spoken_words(chunk, window, min_words=int(0.4 * expected))
+            if share is None:
+                share = min(len(remaining), round(expected))
+                log.warning("chunk %.1f-%.1f s: could not count its words; assuming %d", *span, share)
+        yield remaining[:share]
+        position += share
+
+
+def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneConfig = PhoneConfig()) -> PhoneTimeline:
+    """Phones (and words, with a transcript) of `audio`, mono 16 kHz, of any length.
+
+    Without `transcript` (or with an empty one): allphone recognition, method "allphone". With one:
+    forced alignment, method "aligned", one `Word` per `transcript_words(transcript)` entry; when the
+    transcript has no or too few dictionary words, a warning and the allphone result. The timeline is
+    contiguous over [0, audio.duration] s. Silent audio (no sample above -55 dBFS) gives a single "sil"
+    without decoding (empty audio: no phones); noise is decoded and comes out as "sil" too (white noise
+    did) — whether no speech is an error is the caller's decision.
+    """
+    check_sample_rate(audio)
+    aligned = bool(transcript and transcript.strip())
+    words: list[str] = []
+    pronunciations: dict[str, str] = {}
+    if aligned:
+        words, known, pronunciations = prepare_words(aligner(), transcript or "")
+        problem = transcript_problem(words, known, config)
+        if problem:
+            log.warning(
+                "%s: %s; using phone recognition without the transcript (allphone)", audio.source or "audio", problem
+            )
+            aligned = False
+    method = "aligned" if aligned else "allphone"
+    if is_silent(audio.samples):
+        if aligned:
+            log.warning("%s: the audio is silent; the transcript is not aligned", audio.source or "audio")
+        return silence_timeline(audio, "allphone")
+    speech = speech_spans(audio, config)
+    chunks = plan_chunks(audio, speech, config)
+    log.debug("%s: %d chunk(s) of ~%.0f s", audio.source or "audio", len(chunks), audio.duration / len(chunks))
+
+    def jobs() -> Iterator[tuple[Callable, tuple]]:
+        shares = _word_shares(audio, chunks, speech, words) if aligned else iter(lambda: [], None)
+        for span in chunks:
+            samples = audio.slice(*span).samples
+            share = next(shares)
+            if is_silent(samples):
+                if share:
+                    log.warning(
+                        "%s: %d transcript words left for silent audio at the end", audio.source or "audio", len(share)
+                    )
+                yield silence_timeline, (Audio(samples, source=audio.source), "allphone")
+            elif aligned:
+                yield _aligned_job, (samples, audio.source, share, pronunciations, config)
+            else:
+                yield _allphone_job, (samples, audio.source, config)
+
+    executor = _executor(config, len(chunks))
+    parts: list[tuple[Span, PhoneTimeline]] = []
+    try:
+        results = _run(jobs(), executor, window=2 * worker_count(config))
+        for span, result in zip(chunks, results, strict=True):
+            timeline, note = result if isinstance(result, tuple) else (result, "")
+            if note:
+                log.warning(
+                    "%s: chunk %.1f-%.1f s: %s; using allphone phones there", audio.source or "audio", *span, note
+                )
+            parts.append((span, timeline))
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    if aligned and not any(timeline.method == "aligned" for _, timeline in parts):
+        method = "allphone"  # no chunk aligned: say so (the warnings above say why)
+    return join_chunks(parts, audio.source, method)

@@ -1,0 +1,309 @@
+"""Phone timings from speech: allphone recognition, forced alignment, chunking of long audio.
+
+Labelled speech comes from flite (`-psdur` prints each phone's end time); tests that need it are skipped
+when the `flite` program is missing. Bounds are a little above what was measured here (in comments).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from recognition.audio import Audio, load_audio
+from recognition.phonemes import (
+    PhoneConfig,
+    PhoneTimeline,
+    align_phones,
+    letter_to_sound,
+    phone_timeline,
+    plan_chunks,
+    recognize_phones,
+    transcript_words,
+)
+from recognition.phonemes.timeline import PHONE_SET, SILENCE, Phone
+
+SENTENCES = [
+    ("kal16", "The quick brown fox jumps over the lazy dog."),
+    ("awb", "Please call Stella and ask her to bring these things with her from the store."),
+    ("slt", "Why are you so angry with me this morning?"),
+    ("rms", "Thick fog rolled over the northern hills at dawn."),
+    ("awb", "Kathryn visited Quetzaltenango during her sabbatical."),  # a word missing from CMUdict
+]
+FLITE_LABELS = {"pau": SILENCE, "ax": "ah"}
+
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="the flite program is not installed")
+
+
+def flite_phones(text: str) -> list[Phone]:
+    phones: list[Phone] = []
+    start = 0.0
+    for token in text.split():
+        label, _, end = token.rpartition(":")
+        label = FLITE_LABELS.get(label, label)
+        if phones and label == SILENCE and phones[-1].label == SILENCE:
+            phones[-1].end = float(end)
+        else:
+            phones.append(Phone(label, start, float(end)))
+        start = float(end)
+    return phones
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> list[tuple[str, Audio, list[Phone]]]:
+    """(text, 16 kHz audio, true phones) for each sentence, spoken by flite."""
+    if shutil.which("flite") is None:
+        pytest.skip("the flite program is not installed")
+    folder = tmp_path_factory.mktemp("flite")
+    out = []
+    for i, (voice, text) in enumerate(SENTENCES):
+        wav = folder / f"{i}.wav"
+        labels = subprocess.run(
+            ["flite", "-voice", voice, "-t", text, "-o", str(wav), "-psdur"], capture_output=True, text=True, check=True
+        ).stdout
+        audio = load_audio(wav)
+        out.append((text, audio, [p for p in flite_phones(labels) if p.start < audio.duration]))
+    return out
+
+
+def edit_pairs(a: list[str], b: list[str]) -> tuple[int, list[tuple[int | None, int | None]]]:
+    d = np.zeros((len(a) + 1, len(b) + 1), int)
+    d[:, 0], d[0, :] = range(len(a) + 1), range(len(b) + 1)
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (a[i - 1] != b[j - 1]))
+    pairs, i, j = [], len(a), len(b)
+    while i or j:
+        if i and j and d[i, j] == d[i - 1, j - 1] + (a[i - 1] != b[j - 1]):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and d[i, j] == d[i - 1, j] + 1:
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return int(d[-1, -1]), pairs[::-1]
+
+
+def boundary_errors(truth: list[Phone], predicted: list[Phone]) -> list[float]:
+    """|error| (s) of every boundary between two consecutive true phones both matched by label to two
+    consecutive predicted phones (sequences aligned by edit distance) — as in bench/phonemes.py."""
+    _, pairs = edit_pairs([p.label for p in truth], [p.label for p in predicted])
+    errors = []
+    for (i, j), (i2, j2) in pairwise(pairs):
+        if (
+            None not in (i, j, i2, j2)
+            and truth[i].label == predicted[j].label
+            and truth[i2].label == predicted[j2].label
+        ):
+            errors.append(abs(predicted[j].end - truth[i].end))
+    return errors
+
+
+def phone_error_rate(truth: list[Phone], predicted: list[Phone]) -> float:
+    a = [p.label for p in truth if p.label != SILENCE]
+    return edit_pairs(a, [p.label for p in predicted if p.label != SILENCE])[0] / len(a)
+
+
+def check_contiguous(timeline: PhoneTimeline, duration: float) -> None:
+    assert timeline.phones[0].start == 0.0
+    assert timeline.phones[-1].end == pytest.approx(duration, abs=1e-3)
+    for a, b in pairwise(timeline.phones):
+        assert a.end == pytest.approx(b.start, abs=1e-6) and a.end > a.start
+        assert not (a.label == SILENCE and b.label == SILENCE)
+    assert all(p.label in PHONE_SET and 0.0 <= p.confidence <= 1.0 for p in timeline.phones)
+
+
+@needs_flite
+def test_allphone_boundaries_and_phone_error_rate(speech):
+    errors, rates = [], []
+    for _, audio, truth in speech:
+        timeline = recognize_phones(audio)
+        assert timeline.method == "allphone" and not timeline.words
+        check_contiguous(timeline, audio.duration)
+        errors += boundary_errors(truth, timeline.phones)
+        rates.append(phone_error_rate(truth, timeline.phones))
+    # measured: 10.0 ms over 87 scored boundaries, PER 0.36 (bench, 36 sentences x 5 voices: 10.1 ms, 0.36)
+    assert 1000 * np.mean(errors) < 16
+    assert np.mean(rates) < 0.45
+    assert len(errors) > 60
+
+
+@needs_flite
+def test_aligned_boundaries_and_words(speech):
+    errors, rates = [], []
+    for text, audio, truth in speech:
+        timeline = align_phones(audio, text)
+        assert timeline.method == "aligned"
+        check_contiguous(timeline, audio.duration)
+        assert [w.text for w in timeline.words] == transcript_words(text)
+        for word in timeline.words:  # every word holds phones, in order, inside the audio
+            assert 0 <= word.start < word.end <= audio.duration
+            assert any(p.start >= word.start - 1e-6 and p.end <= word.end + 1e-6 for p in timeline.speech_phones)
+        errors += boundary_errors(truth, timeline.phones)
+        rates.append(phone_error_rate(truth, timeline.phones))
+    assert np.mean(rates) < 0.1  # CMUdict and our letter-to-sound vs flite's lexicon; measured 0.05
+    # measured: 11.2 ms over 161 scored boundaries (bench, 36 sentences x 5 voices: 11.5 ms)
+    assert 1000 * np.mean(errors) < 16
+    assert len(errors) > 120
+
+
+@needs_flite
+def test_unknown_words_get_a_pronunciation(speech):
+    text, audio, truth = speech[4]
+    timeline = align_phones(audio, text)
+    assert timeline.method == "aligned"
+    word = timeline.words[2]
+    assert word.text == "quetzaltenango"
+    # flite reads it "k ey t z aa l t eh n ae ng g ow": phones 14 to 26 of its output
+    assert truth[14].label == "k" and truth[26].label == "ow"
+    true_span = (truth[14].start, truth[26].end)
+    assert abs(word.start - true_span[0]) < 0.03 and abs(word.end - true_span[1]) < 0.03
+
+
+def test_letter_to_sound_and_transcript_words():
+    assert letter_to_sound("knight") == ["N", "AY", "T"]
+    assert letter_to_sound("cake") == ["K", "EY", "K"]
+    assert letter_to_sound("zhejiang")[0] == "ZH"
+    assert transcript_words("In 1999, Bob's well-known café paid $2,500 & 3.5%!") == [
+        "in", "nineteen", "ninety", "nine", "bob's", "well", "known", "cafe", "paid", "two", "thousand",
+        "five", "hundred", "and", "three", "point", "five", "percent",
+    ]  # fmt: skip
+
+
+def test_chunk_plan_cuts_in_the_longest_pauses():
+    duration = 100.0
+    audio = Audio(np.zeros(int(duration * 16000), np.float32))
+    # speech in 4 s runs with 0.3 s pauses, and a long pause at 22-23.5 s and at 70-72 s
+    speech, t = [], 0.0
+    while t < duration - 4:
+        end = min(t + 4.0, duration)
+        speech.append((t, end))
+        t = end + (1.5 if abs(end - 22) < 2 else 2.0 if abs(end - 70) < 2 else 0.3)
+    chunks = plan_chunks(audio, speech, PhoneConfig(chunk_s=25.0, max_chunk_s=40.0))
+    assert chunks[0][0] == 0.0 and chunks[-1][1] == duration
+    assert all(a[1] == b[0] for a, b in pairwise(chunks))
+    assert all(end - start <= 40.0 for start, end in chunks)
+    cuts = [end for _, end in chunks[:-1]]
+    for cut in cuts:  # every cut is inside a pause
+        assert not any(a < cut < b for a, b in speech)
+    long_pauses = [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in pairwise(speech) if b_start - a_end > 1]
+    assert any(abs(cut - long_pauses[0]) < 1e-6 for cut in cuts)
+    assert plan_chunks(Audio(np.zeros(16000 * 30, np.float32)), [(1.0, 29.0)]) == [(0.0, 30.0)]
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory) -> tuple[Audio, str, list[tuple[float, Audio, list[Phone]]]]:
+    """~55 s of one speaker (awb): the sentences three times over with 0.4-0.7 s pauses, as (audio,
+    transcript, [(offset s, the sentence's own audio, its true phones)])."""
+    if shutil.which("flite") is None:
+        pytest.skip("the flite program is not installed")
+    folder = tmp_path_factory.mktemp("flite_awb")
+    sentences = []
+    for i, (_, text) in enumerate(SENTENCES):
+        wav = folder / f"{i}.wav"
+        labels = subprocess.run(
+            ["flite", "-voice", "awb", "-t", text, "-o", str(wav), "-psdur"], capture_output=True, text=True, check=True
+        ).stdout
+        audio = load_audio(wav)
+        sentences.append((text, audio, [p for p in flite_phones(labels) if p.start < audio.duration]))
+    parts, texts, placed, t = [], [], [], 0.0
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        for text, audio, truth in sentences:
+            placed.append((t, audio, truth))
+            pause = np.zeros(int(rng.uniform(0.4, 0.7) * 16000), np.float32)
+            parts += [audio.samples, pause]
+            texts.append(text)
+            t += (len(audio.samples) + len(pause)) / 16000
+    return Audio(np.concatenate(parts), source="long"), " ".join(texts), placed
+
+
+def window(timeline: PhoneTimeline, start: float, end: float) -> list[Phone]:
+    return [
+        Phone(p.label, max(p.start, start) - start, min(p.end, end) - start)
+        for p in timeline.phones
+        if p.end > start and p.start < end
+    ]
+
+
+CHUNKS = PhoneConfig(chunk_s=20.0, max_chunk_s=30.0)  # 3 chunks of the ~55 s
+
+
+def test_chunked_allphone_matches_per_sentence_decoding(long_speech):
+    audio, _, placed = long_speech
+    timeline = phone_timeline(audio, None, CHUNKS)
+    assert timeline.method == "allphone"
+    check_contiguous(timeline, audio.duration)
+    singles = {id(sentence): recognize_phones(sentence).phones for _, sentence, _ in placed}
+    to_single, to_truth, single_to_truth, shifts = [], [], [], []
+    for offset, sentence, truth in placed:
+        single = singles[id(sentence)]
+        chunked = window(timeline, offset, offset + sentence.duration)
+        # the same phones as decoding the sentence alone (a few differ: a chunk's cepstral mean and
+        # phone-LM history come from more audio) ...
+        to_single.append(phone_error_rate(single, chunked))
+        # ... at the same times once shifted by the sentence's offset
+        shifts += boundary_errors(single, chunked)
+        to_truth.append(phone_error_rate(truth, chunked))
+        single_to_truth.append(phone_error_rate(truth, single))
+    # measured: PER to the single decodings 0.08 (max 0.15), their boundaries 3 ms apart, PER to
+    # the truth 0.30 chunked vs 0.33 alone
+    assert np.mean(to_single) < 0.15 and max(to_single) < 0.25
+    assert 1000 * np.mean(shifts) < 8
+    assert np.mean(to_truth) < np.mean(single_to_truth) + 0.04
+
+
+def test_chunked_alignment_shares_the_transcript_correctly(long_speech):
+    audio, transcript, placed = long_speech
+    timeline = phone_timeline(audio, transcript, CHUNKS)
+    assert timeline.method == "aligned"
+    check_contiguous(timeline, audio.duration)
+    assert [w.text for w in timeline.words] == transcript_words(transcript)
+    position, errors = 0, []
+    for (offset, sentence, truth), text in zip(placed, [t for _ in range(3) for _, t in SENTENCES], strict=True):
+        words = timeline.words[position : position + len(transcript_words(text))]
+        position += len(words)
+        assert offset - 0.05 < words[0].start and words[-1].end < offset + sentence.duration + 0.05
+        errors += boundary_errors(truth, window(timeline, offset, offset + sentence.duration))
+    assert 1000 * np.mean(errors) < 16  # measured 9.8 ms
+
+
+@needs_flite
+def test_one_sentence_in_long_silence_is_found(speech):
+    """The energy VAD sees nothing when speech is under ~5% of its input; decoding must not rely on it."""
+    text, sentence, _ = speech[0]
+    samples = np.zeros(16000 * 90, np.float32)
+    samples[16000 * 40 : 16000 * 40 + len(sentence.samples)] = sentence.samples
+    timeline = phone_timeline(Audio(samples), text)
+    assert timeline.method == "aligned" and [w.text for w in timeline.words] == transcript_words(text)
+    assert 40.0 < timeline.words[0].start < timeline.words[-1].end < 40.0 + sentence.duration
+    assert [p.label for p in timeline.phones[:1] + timeline.phones[-1:]] == [SILENCE, SILENCE]
+
+
+def test_silence_gives_only_silence():
+    rng = np.random.default_rng(0)
+    for samples in (np.zeros(48000, np.float32), (rng.standard_normal(48000) * 1e-4).astype(np.float32)):
+        for transcript in (None, "hello there"):
+            timeline = phone_timeline(Audio(samples), transcript)
+            assert timeline.method == "allphone"
+            assert [p.label for p in timeline.phones] in ([], [SILENCE])
+    assert phone_timeline(Audio(np.zeros(0, np.float32))).phones == []
+
+
+@needs_flite
+def test_transcript_without_known_words_falls_back_to_allphone(speech, caplog):
+    _, audio, _ = speech[0]
+    for transcript in ("Zxqvt brrklm pfftzn gwyrx.", "Съешь же ещё этих мягких булок", "   "):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            timeline = phone_timeline(audio, transcript)
+        assert timeline.method == "allphone" and not timeline.words
+        assert len(timeline.speech_phones) > 10
+        if transcript.strip():
+            assert any("allphone" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
