@@ -197,9 +197,10 @@ def sculpted_canonical_face() -> CanonicalFace:
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def weights(**values: float) -> np.ndarray:
-    """ARKit weights by name; a name ending in `_` sets both its Left and Right channels."""
-    w = np.zeros(52, np.float32)
+def weights(renderer, **values: float) -> np.ndarray:
+    """The portrait's rest weights with some ARKit channels set by name; a name ending in `_` sets both
+    its Left and Right channels."""
+    w = renderer.rig.rest_weights().copy()
     for name, value in values.items():
         names = [name[:-1] + "Left", name[:-1] + "Right"] if name.endswith("_") else [name]
         for channel in names:
@@ -224,7 +225,7 @@ def redetect(face_analyzer, image):
 
 
 def test_rest_reproduces_the_portrait(renderer, portrait):
-    crop = renderer.render(np.zeros(52))
+    crop = renderer.render(renderer.rig.rest_weights())
     assert crop.shape == (512, 512, 3) and crop.dtype == np.uint8
     assert np.abs(crop.astype(int) - renderer.rig.source).mean() < 0.05  # measured 0.0
     full = compose(portrait, crop, renderer.rig)
@@ -235,14 +236,14 @@ def test_rest_reproduces_the_portrait(renderer, portrait):
 
 
 def test_jaw_open_is_seen_by_the_landmarker(renderer, face_analyzer):
-    rest = redetect(face_analyzer, renderer.render(np.zeros(52))).blendshape("jawOpen")
-    opened = redetect(face_analyzer, renderer.render(weights(jawOpen=0.6))).blendshape("jawOpen")
+    rest = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights())).blendshape("jawOpen")
+    opened = redetect(face_analyzer, renderer.render(weights(renderer, jawOpen=0.6))).blendshape("jawOpen")
     assert opened > rest + 0.15, (rest, opened)  # measured 0.016 -> 0.195
 
 
 def test_blink_closes_both_eyes(renderer, face_analyzer):
-    rest = redetect(face_analyzer, renderer.render(np.zeros(52)))
-    closed = redetect(face_analyzer, renderer.render(weights(eyeBlink_=1.0)))
+    rest = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights()))
+    closed = redetect(face_analyzer, renderer.render(weights(renderer, eyeBlink_=1.0)))
     for name in ("eyeBlinkLeft", "eyeBlinkRight"):
         assert rest.blendshape(name) < 0.1
         assert closed.blendshape(name) > 0.5, (name, closed.blendshape(name))  # measured 0.57, 0.58
@@ -250,7 +251,7 @@ def test_blink_closes_both_eyes(renderer, face_analyzer):
 
 def test_bilabial_closure_hides_the_interior(renderer):
     """The sample shows its teeth at rest; sealed lips must leave no teeth and no dark gap between them."""
-    sealed = weights(jawOpen=0.06, mouthClose=0.06, mouthPress_=0.3)
+    sealed = weights(renderer, jawOpen=0.06, mouthClose=0.06, mouthPress_=0.3)
     points = renderer.rig.points(sealed, np.zeros(3))
     gap = np.linalg.norm(points[LIPS_INNER_LOWER[1:-1]] - points[LIPS_INNER_UPPER[1:-1]], axis=1)
     assert gap.max() < 0.5
@@ -261,20 +262,20 @@ def test_bilabial_closure_hides_the_interior(renderer):
         pixels = image.astype(np.float32)[rest_mouth]
         return float(((pixels @ LUMA > 0.8 * teeth_luminance) & (np.ptp(pixels, axis=1) < 35)).mean())
 
-    at_rest, closed = teeth_like(renderer.render(np.zeros(52))), teeth_like(renderer.render(sealed))
+    at_rest, closed = teeth_like(renderer.render(renderer.rig.rest_weights())), teeth_like(renderer.render(sealed))
     assert at_rest > 0.2 and closed < 0.05, (at_rest, closed)  # measured 0.29 -> 0.024
 
 
 def test_gaze_moves_the_irises(renderer, face_analyzer):
-    look = redetect(face_analyzer, renderer.render(np.zeros(52), None, np.array([-20.0, 0, -20.0, 0])))
-    rest = redetect(face_analyzer, renderer.render(np.zeros(52)))
+    look = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights(), None, np.array([-20.0, 0, -20.0, 0])))
+    rest = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights()))
     # both eyes turn to the subject's right: the left eye looks in, the right eye looks out
     assert look.blendshape("eyeLookInLeft") > rest.blendshape("eyeLookInLeft") + 0.2
     assert look.blendshape("eyeLookOutRight") > rest.blendshape("eyeLookOutRight") + 0.2
 
 
 def test_head_yaw_moves_the_nose_the_right_way(renderer, face_analyzer):
-    nose = {yaw: redetect(face_analyzer, renderer.render(np.zeros(52), np.array([yaw, 0, 0]))).landmarks[1, 0]
+    nose = {yaw: redetect(face_analyzer, renderer.render(renderer.rig.rest_weights(), np.array([yaw, 0, 0]))).landmarks[1, 0]
             for yaw in (-5.0, 0.0, 5.0)}  # fmt: skip
     # yaw > 0 turns the face toward image right (the subject's left)
     assert nose[5.0] > nose[0.0] + 5 and nose[-5.0] < nose[0.0] - 5, nose
@@ -295,7 +296,9 @@ def test_dense_warp_is_identity_at_rest_and_follows_a_shift():
 
 
 def test_compose_leaves_pixels_far_from_the_face_unchanged(renderer, portrait):
-    full = compose(portrait, renderer.render(weights(jawOpen=0.5, eyeBlink_=1.0), np.array([4.0, 2, 1])), renderer.rig)
+    full = compose(
+        portrait, renderer.render(weights(renderer, jawOpen=0.5, eyeBlink_=1.0), np.array([4.0, 2, 1])), renderer.rig
+    )
     x0, y0 = (int(np.floor(v)) for v in renderer.rig.window.origin)
     x1, y1 = int(np.ceil(x0 + renderer.rig.window.side)) + 2, int(np.ceil(y0 + renderer.rig.window.side)) + 2
     outside = np.ones(portrait.shape[:2], bool)
@@ -311,7 +314,7 @@ def test_video_writer_muxes_audio_with_the_frames(tmp_path, renderer):
     path = tmp_path / "talking.mp4"
     with VideoWriter(path, fps=fps, audio=(audio, rate)) as writer:
         for i in range(frames):
-            writer.write(renderer.render(weights(jawOpen=0.3 * (i % 5) / 4)))
+            writer.write(renderer.render(weights(renderer, jawOpen=0.3 * (i % 5) / 4)))
     with av.open(str(path)) as container:
         assert [s.type for s in container.streams] == ["video", "audio"]
         audio_stream = container.streams.audio[0]

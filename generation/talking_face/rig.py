@@ -9,8 +9,10 @@ face centre: hair, ears, neck, moving with the head with a falloff), then a stat
 border. Coordinates follow OpenCV's convention (pixel centres at integers); MediaPipe's landmarks (pixel
 corners at integers) are shifted by half a pixel on the way in.
 
-Weights are offsets from the portrait as photographed: all zeros reproduce it. Expression channels the
-portrait already shows are added with the headroom left (a face smiling at 0.9 smiles at most 0.1 more).
+Weights are ARKit values. Expression channels (smile, frown, brows, squint, ...) are absolute: the
+portrait's own expression, as the landmarker reads it, is the starting point, so asking for smile 0 on a
+smiling photo takes the smile away and `rest_weights()` reproduces the photo. Speech, blink and gaze
+channels are offsets from the photo (their readings on a still photo are not a pose to undo).
 Two portrait-specific corrections sit on top of the canonical basis, because a basis in centimetres
 cannot know this portrait's own eye and lip openings: the blink rows close exactly this portrait's eyes,
 and a "seal" term (mouthClose relative to jawOpen, and mouthPress) closes this portrait's rest lip gap,
@@ -58,8 +60,8 @@ from rigs.face_topology import (
     RIGHT_UPPER_RING3,
 )
 
-# Expression channels (the emotion layer's), added with the headroom the portrait leaves: a face that
-# already smiles at 0.9 can only smile 0.1 more. Speech, blinks and gaze channels add in full.
+# Expression channels (the emotion layer's): absolute, measured from the portrait's own expression.
+# Speech, blinks and gaze channels are offsets from the photo.
 EXPRESSION_CHANNELS = np.array([ARKIT_INDEX[name] for name in (
     "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft",
     "mouthDimpleRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -254,13 +256,19 @@ class PortraitRig:
 
     # -- per frame -------------------------------------------------------------------------------------
 
+    def rest_weights(self) -> np.ndarray:
+        """`(52,)` weights that reproduce the portrait: its own expression channels, zero elsewhere."""
+        weights = np.zeros(len(self.rest_blendshapes), np.float32)
+        weights[EXPRESSION_CHANNELS] = self.rest_blendshapes[EXPRESSION_CHANNELS]
+        return weights
+
     def landmarks3d(self, weights: np.ndarray, eyes: np.ndarray | None = None) -> np.ndarray:
         """`(478, 3)` landmarks posed by `weights` (52,) before head rotation, gaze applied to the irises.
 
-        Weights are offsets from the portrait as photographed (all zeros: the portrait itself); the
-        expression channels are scaled by the headroom the portrait's own expression leaves."""
+        Expression channels are absolute (the portrait's own expression is subtracted), the others are
+        offsets from the photo; `rest_weights()` gives the portrait itself."""
         weights = np.array(weights, np.float32)
-        weights[EXPRESSION_CHANNELS] *= 1.0 - np.clip(self.rest_blendshapes[EXPRESSION_CHANNELS], 0.0, 1.0)
+        weights[EXPRESSION_CHANNELS] -= self.rest_blendshapes[EXPRESSION_CHANNELS]
         points = np.column_stack([self.src_points[:NUM_LANDMARKS], self.depth]).astype(np.float32)
         active = np.flatnonzero(weights)
         if active.size:

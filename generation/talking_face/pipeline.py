@@ -1,0 +1,170 @@
+"""`TalkingFacePipeline`: a portrait + speech (or text) + an emotion -> an MP4 of that face speaking.
+
+    pipeline = TalkingFacePipeline()
+    result = pipeline("portrait.jpg", audio=load_audio("line.wav"), emotion="happy:0.7", output="talk.mp4")
+    result.video_path, result.motion, result.score
+
+The recipe: fit the face once; speech -> phones and emotion -> rig curves (`RigCurvesPipeline`); render
+every frame of the curves on the portrait (`WarpRenderer`), paste it back into the whole picture and
+encode it with the audio as it goes (flat memory, however long the speech). An optional `scorer`
+(the studio passes `studio.scoring.score_video`) re-measures the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from generation.motion import MotionConfig
+from generation.rig_curves import RigCurvesPipeline, RigCurvesResult
+from generation.talking_face.renderer import WarpRenderer
+from generation.video_writer import VideoWriter
+from recognition.audio import Audio
+from recognition.emotion_spec import EmotionSpec
+from recognition.face import FaceAnalyzer, FaceObservation
+from recognition.image_io import load_image
+from rigs.atomic import check_writable
+from rigs.errors import AffectStudioError, InputFileError
+from rigs.face_mesh import CanonicalFace, load_canonical_face
+from rigs.motion import FaceMotion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TalkingFaceConfig:
+    resolution: int = 512  # side of the square face crop that is rendered: 256, 512 or 1024
+    fps: float = 25.0
+    max_output_side: int = 1280  # larger portraits are scaled down to this (long side, pixels)
+    face_index: int = 0  # which face, largest first
+    max_yaw_deg: float = 35.0  # a face turned further than this cannot be animated convincingly in 2D
+    min_face_px: int = 64  # smaller faces still work, upscaled, with a warning
+    crf: int = 20  # H.264 quality (lower is better and bigger)
+    motion: MotionConfig = field(default_factory=lambda: MotionConfig(fps=25.0))
+
+    def __post_init__(self) -> None:
+        if self.resolution not in (256, 512, 1024):
+            raise AffectStudioError(f"resolution must be 256, 512 or 1024, not {self.resolution}")
+        self.motion.fps = self.fps
+        self.motion.__post_init__()  # validates the fps
+
+
+@dataclass
+class TalkingFaceResult:
+    video_path: Path
+    motion: FaceMotion
+    curves: RigCurvesResult
+    face: FaceObservation
+    score: Any = None  # whatever the scorer returns (the studio's ScoreReport)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def fit_portrait_size(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Scale down (never up) so the long side is at most `max_side`; even sizes for H.264."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    w, h = int(width * scale) // 2 * 2, int(height * scale) // 2 * 2
+    if (w, h) == (width, height):
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+class TalkingFacePipeline:
+    """Portrait + speech or text + emotion -> `TalkingFaceResult`. Components are built once and reused."""
+
+    def __init__(
+        self,
+        config: TalkingFaceConfig | None = None,
+        analyzer: FaceAnalyzer | None = None,
+        curves: RigCurvesPipeline | None = None,
+        canonical: CanonicalFace | None = None,
+        scorer: Callable[..., Any] | None = None,
+    ):
+        self.config = config or TalkingFaceConfig()
+        self.analyzer = analyzer or FaceAnalyzer()
+        self.curves = curves or RigCurvesPipeline(motion=self.config.motion)
+        self.canonical = canonical or load_canonical_face()
+        self.scorer = scorer
+
+    def choose_face(self, portrait: np.ndarray, source: str) -> FaceObservation:
+        """The face to animate, with one-line errors for no face, a bad index or a profile view."""
+        faces = self.analyzer(portrait)
+        if not faces:
+            raise InputFileError(source, "no face found in the portrait")
+        index = self.config.face_index
+        if index >= len(faces):
+            raise InputFileError(source, f"face index {index} asked for, but only {len(faces)} face(s) found")
+        if len(faces) > 1:
+            log.warning(
+                "%s: %d faces found; animating face %d (largest first; --face-index)", source, len(faces), index
+            )
+        face = faces[index]
+        if abs(face.head_pose.yaw) > self.config.max_yaw_deg:
+            raise InputFileError(
+                source,
+                f"the face is turned {abs(face.head_pose.yaw):.0f} degrees (more than {self.config.max_yaw_deg:.0f}); "
+                "use a more frontal portrait",
+            )
+        if max(face.width, face.height) < self.config.min_face_px:
+            log.warning("%s: the face is only %.0f px tall; it is upscaled and will look soft", source, face.height)
+        return face
+
+    def __call__(
+        self,
+        portrait: str | Path | np.ndarray,
+        audio: Audio | None = None,
+        text: str | None = None,
+        emotion: str | EmotionSpec = "auto",
+        output: str | Path = "talking_face.mp4",
+        voice: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TalkingFaceResult:
+        """Render the talking face to `output` (MP4, H.264 + AAC). With both `audio` and `text`, the audio
+        is spoken and the text is its transcript; `text` alone is spoken by offline TTS first.
+        `progress(done, total)` is called after each frame."""
+        seconds: dict[str, float] = {}
+        output = check_writable(output)
+        source = str(portrait) if not isinstance(portrait, np.ndarray) else "portrait"
+        clock = time.perf_counter()
+        image = load_image(portrait) if not isinstance(portrait, np.ndarray) else portrait
+        image = fit_portrait_size(image, self.config.max_output_side)
+        face = self.choose_face(image, source)
+        seconds["face fit"] = time.perf_counter() - clock
+        if audio is not None and text:
+            log.info("both audio and text given: the audio is animated and the text used as its transcript")
+
+        curves = self.curves(
+            audio=audio,
+            text=text if audio is None else None,
+            transcript=text if audio is not None else None,
+            emotion=emotion,
+            voice=voice,
+        )
+        seconds.update(curves.seconds)
+        motion = curves.motion
+
+        clock = time.perf_counter()
+        renderer = WarpRenderer(image, face, self.canonical, self.config.resolution)
+        sound = curves.speech.audio
+        total = motion.num_frames
+        with VideoWriter(output, motion.fps, audio=(sound.samples, sound.sample_rate), crf=self.config.crf) as writer:
+            for i in range(total):
+                # expression channels are absolute: a neutral clip of a smiling photo stops smiling
+                writer.write(renderer.render_portrait(motion.blendshapes[i], motion.head[i], motion.eyes[i]))
+                if progress is not None:
+                    progress(i + 1, total)
+        seconds["render and encode"] = time.perf_counter() - clock
+
+        result = TalkingFaceResult(output, motion, curves, face, seconds=seconds)
+        if self.scorer is not None:
+            clock = time.perf_counter()
+            result.score = self.scorer(result, image)
+            seconds["scoring"] = time.perf_counter() - clock
+        return result

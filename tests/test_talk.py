@@ -1,0 +1,82 @@
+"""`TalkingFacePipeline` and `affect-studio talk`: a real MP4 with audio, and bad inputs."""
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline
+from recognition.tts import synthesize
+from rigs.assets import sample_path
+from rigs.errors import InputFileError
+from tests.test_cli_analyze import assert_one_line_error, run_cli
+
+PORTRAIT = sample_path("portrait.png")
+
+
+@pytest.fixture(scope="module")
+def pipeline(face_analyzer):
+    return TalkingFacePipeline(TalkingFaceConfig(resolution=256), analyzer=face_analyzer)
+
+
+def streams(path):
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        return frames, video.codec_context.name, audio.codec_context.name, float(container.duration / av.time_base)
+
+
+def test_text_to_talking_face_mp4(pipeline, tmp_path):
+    out = tmp_path / "hello.mp4"
+    result = pipeline(PORTRAIT, text="Hello there, my friend.", emotion="happy:0.8", output=out)
+    frames, vcodec, acodec, duration = streams(out)
+    assert (vcodec, acodec) == ("h264", "aac")
+    assert frames == result.motion.num_frames
+    assert duration == pytest.approx(result.motion.duration, abs=0.15)
+    with av.open(str(out)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert first.shape == (512, 512, 3)
+    assert not list(tmp_path.glob(".*part*")), "temporary files left behind"
+
+
+def test_audio_wins_over_text_which_becomes_its_transcript(pipeline, tmp_path, caplog):
+    speech = synthesize("Bob bought a big pie.", "espeak:en-us")
+    result = pipeline(PORTRAIT, audio=speech.audio, text="Bob bought a big pie.", output=tmp_path / "a.mp4")
+    assert result.curves.speech.timeline.method == "aligned"
+    assert result.motion.duration == pytest.approx(speech.duration, abs=0.05)
+
+
+def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyzer):
+    wall = np.full((300, 300, 3), 180, np.uint8)
+    with pytest.raises(InputFileError, match="no face found"):
+        pipeline(wall, text="Hi.", output=tmp_path / "x.mp4")
+    portrait = np.asarray(Image.open(PORTRAIT).convert("RGB"))
+    two = np.full((512, 512 + 384, 3), 90, np.uint8)
+    two[:, :512] = portrait
+    two[64:448, 512:] = np.asarray(Image.fromarray(portrait).resize((384, 384)))[:, ::-1]  # smaller: face 1
+    second = TalkingFacePipeline(TalkingFaceConfig(resolution=256, face_index=1), analyzer=face_analyzer)
+    result = second(two, text="Hi.", output=tmp_path / "two.mp4")
+    assert result.face.box[0] > 400  # the mirrored copy on the right
+    with pytest.raises(InputFileError, match="only 2 face"):
+        TalkingFacePipeline(TalkingFaceConfig(face_index=5), analyzer=face_analyzer)(
+            two, text="Hi.", output=tmp_path / "y.mp4"
+        )
+    strict = TalkingFacePipeline(TalkingFaceConfig(max_yaw_deg=0.01), analyzer=face_analyzer)
+    with pytest.raises(InputFileError, match=r"turned \d+ degrees"):
+        strict(portrait, text="Hi.", output=tmp_path / "z.mp4")
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "z.mp4").exists()
+
+
+def test_cli_talk_and_its_errors(tmp_path, capsys):
+    out = tmp_path / "cli.mp4"
+    code = run_cli(["talk", PORTRAIT, "--text", "Good morning!", "--resolution", "256", "-o", out, "--no-score"])
+    assert code == 0, capsys.readouterr().err
+    assert streams(out)[0] > 10
+    code = run_cli(["talk", PORTRAIT, "--text", "Hi", "--resolution", "300", "-o", out, "--no-score"])
+    assert_one_line_error(capsys, code, "resolution must be 256, 512 or 1024")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = run_cli(["talk", PORTRAIT, "--text", "Hi", "-o", blocker / "x.mp4", "--no-score"])
+    assert_one_line_error(capsys, code, "x.mp4")
+    code = run_cli(["talk", tmp_path / "missing.png", "--text", "Hi", "-o", out, "--no-score"])
+    assert_one_line_error(capsys, code, "missing.png", "file not found")
