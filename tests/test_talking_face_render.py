@@ -275,7 +275,8 @@ def test_gaze_moves_the_irises(renderer, face_analyzer):
 
 
 def test_head_yaw_moves_the_nose_the_right_way(renderer, face_analyzer):
-    nose = {yaw: redetect(face_analyzer, renderer.render(renderer.rig.rest_weights(), np.array([yaw, 0, 0]))).landmarks[1, 0]
+    rest = renderer.rig.rest_weights()
+    nose = {yaw: redetect(face_analyzer, renderer.render(rest, np.array([yaw, 0, 0]))).landmarks[1, 0]
             for yaw in (-5.0, 0.0, 5.0)}  # fmt: skip
     # yaw > 0 turns the face toward image right (the subject's left)
     assert nose[5.0] > nose[0.0] + 5 and nose[-5.0] < nose[0.0] - 5, nose
