@@ -54,10 +54,21 @@ def test_analyze_image_writes_json_and_annotated_png(tmp_path, capsys):
     assert np.abs(annotated.astype(int) - np.asarray(Image.open(PORTRAIT).convert("RGB"))).sum() > 0
 
 
-def test_demo_writes_its_outputs(tmp_path, capsys):
-    assert run_cli(["demo", "--out", tmp_path / "demo"]) == 0
-    assert json.loads((tmp_path / "demo" / "portrait_analysis.json").read_text())["faces"]
-    assert (tmp_path / "demo" / "portrait_annotated.png").stat().st_size > 10_000
+def test_demo_writes_video_curves_score_and_analysis(tmp_path, capsys):
+    import av
+
+    demo = tmp_path / "demo"
+    assert run_cli(["demo", "--out", demo]) == 0
+    with av.open(str(demo / "talking_face.mp4")) as video:
+        assert {s.type for s in video.streams} == {"video", "audio"}
+        assert video.duration / av.time_base > 10  # the sample line is ~11.5 s
+    score = json.loads((demo / "talking_face.score.json").read_text())
+    assert score["detected_fraction"] > 0.95
+    for name in ("speech.csv", "speech.glb", "speech.json", "speech.metahuman.csv", "speech.tsv"):
+        assert (demo / "curves" / name).stat().st_size > 100
+    assert json.loads((demo / "portrait_analysis.json").read_text())["faces"]
+    assert (demo / "portrait_annotated.png").stat().st_size > 10_000
+    assert "Video score" in capsys.readouterr().out
 
 
 def test_analyze_video_writes_per_frame_json_plot_and_annotated_mp4(tmp_path, capsys):

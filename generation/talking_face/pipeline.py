@@ -62,6 +62,7 @@ class TalkingFaceResult:
     motion: FaceMotion
     curves: RigCurvesResult
     face: FaceObservation
+    crop_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # rendered window in the video, px
     score: Any = None  # whatever the scorer returns (the studio's ScoreReport)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -162,7 +163,9 @@ class TalkingFacePipeline:
                     progress(i + 1, total)
         seconds["render and encode"] = time.perf_counter() - clock
 
-        result = TalkingFaceResult(output, motion, curves, face, seconds=seconds)
+        ox, oy = renderer.rig.window.origin
+        side = renderer.rig.window.side
+        result = TalkingFaceResult(output, motion, curves, face, (ox, oy, ox + side, oy + side), seconds=seconds)
         if self.scorer is not None:
             clock = time.perf_counter()
             result.score = self.scorer(result, image)

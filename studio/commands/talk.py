@@ -79,7 +79,7 @@ def talk(
             bar.update(task, completed=done, total=total)
 
         result = pipeline(portrait, audio=sound, text=spoken, emotion=spec, output=out, voice=voice, progress=progress)
-    _print_timings(result)
+    print_timings(result)
     if result.score is not None:
         console.print(result.score.table())
         report = out.with_suffix(".score.json")
@@ -89,7 +89,7 @@ def talk(
     console.print(f"wrote {result.video_path}")
 
 
-def _print_timings(result) -> None:
+def print_timings(result) -> None:
     duration = result.motion.duration
     table = Table(title=f"{duration:.2f} s of video, {result.motion.num_frames} frames at {result.motion.fps:g} fps")
     table.add_column("stage")
