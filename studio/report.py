@@ -67,3 +67,19 @@ def speech_table(analysis) -> Table:
         name, p = sentence.ranked()[0]
         table.add_row("text", f"{name} {p:.0%}, valence {sentence.valence:+.2f}: {sentence.text[:60]}")
     return table
+
+
+def stage_table(seconds: dict[str, float], motion, title: str, exclude: tuple[str, ...] = ("loading",)) -> Table:
+    """Wall-clock seconds per stage and as a fraction of the clip's duration ("x real time"), with a total
+    over the stages not in `exclude` (one-off model loading, optional scoring) and the frames per second."""
+    duration = motion.duration
+    table = Table(title=title)
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("x real time", justify="right")
+    for stage, spent in seconds.items():
+        table.add_row(stage, f"{spent:.3f}", "" if stage.startswith(exclude) else f"{spent / duration:.4f}")
+    work = sum(spent for stage, spent in seconds.items() if not stage.startswith(exclude))
+    table.add_row(f"total (without {' and '.join(exclude)})", f"{work:.3f}", f"{work / duration:.4f}", style="bold")
+    table.add_row("frames per second", f"{motion.num_frames / max(work, 1e-6):.1f}", "", style="bold")
+    return table

@@ -147,16 +147,11 @@ def _previews(result, out: Path, stem: str, video: bool) -> dict[str, Path]:
 
 
 def _print_result(result) -> None:
-    duration = result.motion.duration
-    table = Table(title=f"{duration:.2f} s at {result.motion.fps:g} fps, {result.motion.num_frames} frames")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("x real time", justify="right")
-    for stage, seconds in result.seconds.items():
-        table.add_row(stage, f"{seconds:.3f}", "" if stage.startswith("loading") else f"{seconds / duration:.4f}")
-    work = sum(s for stage, s in result.seconds.items() if not stage.startswith("loading"))
-    table.add_row("total (without loading)", f"{work:.3f}", f"{work / duration:.4f}", style="bold")
-    console.print(table)
+    from studio.report import stage_table
+
+    motion = result.motion
+    title = f"{motion.duration:.2f} s at {motion.fps:g} fps, {motion.num_frames} frames"
+    console.print(stage_table(result.seconds, motion, title))
     files = Table(title="files", show_header=False)
     files.add_column("format")
     files.add_column("path")

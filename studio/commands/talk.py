@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from studio.cli import app, console
 from studio.commands.analyze import read_transcript
@@ -90,15 +89,8 @@ def talk(
 
 
 def print_timings(result) -> None:
-    duration = result.motion.duration
-    table = Table(title=f"{duration:.2f} s of video, {result.motion.num_frames} frames at {result.motion.fps:g} fps")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("x real time", justify="right")
-    for stage, seconds in result.seconds.items():
-        table.add_row(stage, f"{seconds:.2f}", "" if stage.startswith("loading") else f"{seconds / duration:.3f}")
-    work = sum(s for stage, s in result.seconds.items() if not stage.startswith(("loading", "scoring")))
-    table.add_row("total (without loading and scoring)", f"{work:.2f}", f"{work / duration:.3f}", style="bold")
-    frames_per_s = result.motion.num_frames / max(work, 1e-6)
-    table.add_row("frames per second", f"{frames_per_s:.1f}", "", style="bold")
-    console.print(table)
+    from studio.report import stage_table
+
+    motion = result.motion
+    title = f"{motion.duration:.2f} s of video, {motion.num_frames} frames at {motion.fps:g} fps"
+    console.print(stage_table(result.seconds, motion, title, exclude=("loading", "scoring")))
