@@ -685,7 +685,7 @@ def t_nose_sneer(mesh, side="left"):
     return mesh.fill(h, radius=2.2), np.zeros((10, 3))
 
 
-JAW_OPEN_DEG = 8.5  # the chin moves ~1.95 cm (1.6 cm down) at jawOpen = 1
+JAW_OPEN_DEG = 18.0  # the chin moves ~4 cm at jawOpen = 1: a wide-open mouth (the mandible turns ~25 deg at most)
 
 TEMPLATES = {
     "eyeBlink": t_eye_blink, "eyeWide": t_eye_wide, "eyeSquint": t_eye_squint,
@@ -935,7 +935,7 @@ COMPANIONS = {
 # Magnitude bound per shape (cm, largest vertex displacement). Lids and brows move less than the jaw.
 def max_displacement(name: str) -> float:
     if name in ("jawOpen", "mouthClose"):
-        return 2.0
+        return 4.5
     if name.startswith("eyeWide"):
         return 0.65
     if name.startswith("eye"):

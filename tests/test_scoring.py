@@ -33,13 +33,13 @@ FPS, FRAMES, DELAY, RATE = 25.0, 50, 3, 16_000
 
 
 def requested_motion() -> FaceMotion:
-    """Jaw bumps up to full weight (the bundled basis's jawOpen reads back at ~0.2 at weight 1, so the
-    amplitude is large on purpose), two blinks, and a smile ramp."""
+    """Jaw bumps of speech size (0.3-0.6; the bundled jawOpen opens the mouth wide at weight 1), two
+    blinks, and a smile ramp."""
     rng = np.random.default_rng(7)
     t = np.arange(FRAMES)
     jaw = np.zeros(FRAMES)
     for centre in rng.uniform(2, FRAMES - 2, 9):
-        jaw += rng.uniform(0.5, 1.0) * np.exp(-0.5 * ((t - centre) / 1.6) ** 2)
+        jaw += rng.uniform(0.3, 0.6) * np.exp(-0.5 * ((t - centre) / 1.6) ** 2)
     weights = np.zeros((FRAMES, 52), np.float32)
     weights[:, ARKIT_INDEX["jawOpen"]] = np.clip(jaw, 0, 1)
     blink = np.exp(-0.5 * ((t - 20) / 1.2) ** 2) + np.exp(-0.5 * ((t - 38) / 1.2) ** 2)
