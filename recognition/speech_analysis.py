@@ -75,11 +75,14 @@ class SpeechAnalysisPipeline:
         self.fusion = fusion or FusionConfig()
 
     def load_models(self) -> float:
-        """Load the text encoder and compile the prosody code now (both happen on first use otherwise),
-        so per-stage timings measure work, not start-up; returns the seconds it took."""
+        """Load the text encoder, compile the prosody code and start the phone decoding workers now (all
+        happen on first use otherwise), so per-stage timings measure work, not start-up; returns seconds."""
         import numpy as np
 
+        from recognition.phonemes.chunking import warm_up
+
         clock = time.perf_counter()
+        warm_up()
         self.text = self.text or TextEmotionRecognizer()
         self.text.recognize("Warm up.")
         tone = np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000).astype(np.float32) * 0.3

@@ -229,9 +229,20 @@ def _prototype_embeddings(prototypes: tuple[tuple[str, tuple[str, ...]], ...]) -
 
 
 def _embed(sentences: Sequence[str]) -> np.ndarray:
-    """`(n, 384) float32` unit-norm sentence embeddings."""
+    """`(n, 384) float32` unit-norm sentence embeddings, on one thread: this small model gains little
+    from a second one and slows 8x when the other core is busy (phone decoding runs there)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        embeddings = _sentence_encoder().encode(
+            list(sentences), batch_size=32, normalize_embeddings=True, show_progress_bar=False
+        )
+    finally:
+        torch.set_num_threads(threads)
     return np.asarray(
-        _sentence_encoder().encode(list(sentences), batch_size=32, normalize_embeddings=True, show_progress_bar=False),
+        embeddings,
         np.float32,
     )
 

@@ -28,12 +28,15 @@ script that calls this on long audio needs the usual `if __name__ == "__main__":
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
 import numpy as np
@@ -65,25 +68,35 @@ def worker_count(config: PhoneConfig) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def plan_chunks(audio: Audio, speech: list[Span], config: PhoneConfig = PhoneConfig()) -> list[Span]:
-    """Contiguous `[(start_s, end_s), ...]` covering [0, audio.duration]: one span when the audio is at
-    most `max_chunk_s` long, else cuts in the middle of pauses between the `speech` segments.
+def plan_chunks(audio: Audio, speech: list[Span], config: PhoneConfig = PhoneConfig(), workers: int = 1) -> list[Span]:
+    """Contiguous `[(start_s, end_s), ...]` covering [0, audio.duration], cut in the middle of pauses
+    between the `speech` segments.
 
-    Each cut is the pause whose middle lies between `chunk_s / 2` and `max_chunk_s` after the previous
-    cut and scores best on length / (1 + distance from `chunk_s` in chunk lengths); with no pause there,
-    the quietest 10 ms frame of that stretch (mid-speech: logged).
+    The chunk length aims at `config.chunk_s`, adjusted so the number of chunks is a multiple of `workers`
+    (equal shares keep every core busy to the end; audio shorter than `MIN_PARALLEL_S` stays whole, and
+    so does audio up to `max_chunk_s` on one worker). Each cut is the pause whose middle lies between half
+    and 1.6 times the target after the previous cut (never beyond `max_chunk_s`) and scores best on
+    length / (1 + distance from the target in chunk lengths); with no pause there, the quietest 10 ms
+    frame of that stretch (mid-speech: logged).
     """
     duration = audio.duration
-    if duration <= config.max_chunk_s:
+    count = max(1, math.ceil(duration / config.chunk_s))
+    if workers > 1 and duration >= MIN_PARALLEL_S:
+        count = math.ceil(count / workers) * workers
+    elif duration <= config.max_chunk_s:
+        count = 1
+    if count == 1:
         return [(0.0, duration)]
+    length = duration / count
     pauses = [(a_end, b_start) for (_, a_end), (b_start, _) in pairwise(speech)]
     cuts = [0.0]
-    while duration - cuts[-1] > config.max_chunk_s:
+    while len(cuts) < count and duration - cuts[-1] > 1.3 * length:
         start = cuts[-1]
-        target, lo, hi = start + config.chunk_s, start + config.chunk_s / 2, start + config.max_chunk_s
+        target = start + length
+        lo, hi = start + length / 2, start + min(config.max_chunk_s, 1.6 * length)
         candidates = [(a, b) for a, b in pauses if lo <= (a + b) / 2 <= hi]
         if candidates:
-            a, b = max(candidates, key=lambda p: (p[1] - p[0]) / (1 + abs((p[0] + p[1]) / 2 - target) / config.chunk_s))
+            a, b = max(candidates, key=lambda p: (p[1] - p[0]) / (1 + abs((p[0] + p[1]) / 2 - target) / length))
             cut = (a + b) / 2
         else:
             level = frame_rms_db(audio.slice(lo, hi).samples, audio.sample_rate, 0.01)
@@ -94,6 +107,7 @@ def plan_chunks(audio: Audio, speech: list[Span], config: PhoneConfig = PhoneCon
     return list(pairwise(cuts))
 
 
+MIN_PARALLEL_S = 12.0  # below this, starting a second decode costs more than it saves
 VAD_BLOCK_S = 60.0
 
 
@@ -149,7 +163,26 @@ def _aligned_job(
 # --- running and joining -----------------------------------------------------------------------------
 
 
+@functools.cache
+def shared_process_pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of decoding processes per process, kept for its lifetime: starting a worker (imports and
+    decoders) costs ~1 s of CPU, more than decoding a minute of speech gains from a second core."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def warm_up(config: PhoneConfig = PhoneConfig()) -> None:
+    """Start the shared pool's workers and build their decoders now (e.g. while models load)."""
+    workers = worker_count(config)
+    if config.parallel != "process" or workers <= 1:
+        return
+    pool = shared_process_pool(workers)
+    tone = (0.3 * np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000)).astype(np.float32)
+    for future in [pool.submit(_allphone_job, tone, None, config) for _ in range(workers)]:
+        future.result()
+
+
 def _executor(config: PhoneConfig, jobs: int) -> Executor | None:
+    """None (run in this process), or an executor; the process pool is shared (see `shared_process_pool`)."""
     workers = min(worker_count(config), jobs)
     if config.parallel == "serial" or workers <= 1:
         return None
@@ -157,7 +190,7 @@ def _executor(config: PhoneConfig, jobs: int) -> Executor | None:
         return ThreadPoolExecutor(workers)
     if config.parallel != "process":
         raise ValueError(f"PhoneConfig.parallel must be 'process', 'thread' or 'serial', not {config.parallel!r}")
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return shared_process_pool(worker_count(config))
 
 
 def _run(jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, window: int) -> Iterator:
@@ -242,7 +275,7 @@ def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneCon
             log.warning("%s: the audio is silent; the transcript is not aligned", audio.source or "audio")
         return silence_timeline(audio, "allphone")
     speech = speech_spans(audio, config)
-    chunks = plan_chunks(audio, speech, config)
+    chunks = plan_chunks(audio, speech, config, workers=worker_count(config) if config.parallel != "serial" else 1)
     log.debug("%s: %d chunk(s) of ~%.0f s", audio.source or "audio", len(chunks), audio.duration / len(chunks))
 
     def jobs() -> Iterator[tuple[Callable, tuple]]:
@@ -272,8 +305,11 @@ def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneCon
                     "%s: chunk %.1f-%.1f s: %s; using allphone phones there", audio.source or "audio", *span, note
                 )
             parts.append((span, timeline))
+    except BrokenProcessPool:
+        shared_process_pool.cache_clear()  # a worker died (killed, out of memory): start afresh next time
+        raise
     finally:
-        if executor is not None:
+        if isinstance(executor, ThreadPoolExecutor):
             executor.shutdown(cancel_futures=True)
     if aligned and not any(timeline.method == "aligned" for _, timeline in parts):
         method = "allphone"  # no chunk aligned: say so (the warnings above say why)

@@ -14,10 +14,12 @@ target, renamed into place once complete.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TypeVar
+
+import numpy as np
 
 from rigs.atomic import atomic_write, check_writable
 from rigs.errors import AffectStudioError
@@ -56,6 +58,22 @@ class ExportInput:
             raise AffectStudioError(f"cannot export {self.name!r}: the motion has no frames")
         if not self.motion.fps > 0:
             raise AffectStudioError(f"cannot export {self.name!r}: fps must be positive, got {self.motion.fps}")
+
+
+def format_cells(values: np.ndarray, format_value: Callable[[float], str]) -> np.ndarray:
+    """`format_value(float(v))` for every element `v` of `values`, as an object array of the same shape.
+
+    It is called once per distinct value (by bit pattern, so -0.0 and 0.0 stay apart): curves repeat values a
+    lot (unused channels, held poses), and formatting Python floats one by one is most of a text exporter's
+    time (a 60 s take at 60 fps has ~220,000 Live Link cells and ~20,000 distinct values).
+    """
+    values = np.ascontiguousarray(values)
+    if values.dtype != np.float32:
+        values = values.astype(np.float64)
+    bits = values.view(np.uint32 if values.dtype == np.float32 else np.uint64).reshape(-1)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    texts = np.array([format_value(v) for v in distinct.view(values.dtype).tolist()], dtype=object)
+    return texts[inverse.reshape(values.shape)]
 
 
 class Exporter(ABC):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rigs.errors import InputFileError
-from rigs.export.base import Exporter, ExportInput, register
+from rigs.export.base import Exporter, ExportInput, format_cells, register
 from rigs.motion import MOTION_CHANNELS, FaceMotion
 from rigs.visemes import MouthCue
 
@@ -47,16 +47,26 @@ _NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
 _CUE = re.compile(r"\{\s*(\"start\": [^{}\[\]]*?)\s*\}")
 
 
+# A channel's stand-in string `"\0<index>\0"` as json.dumps writes it.
+_STAND_IN = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+
 def _compact(text: str) -> str:
     """One line per channel and per mouth cue, so the file reads as a table."""
     text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
     return _CUE.sub(lambda m: "{" + re.sub(r",\s*\n\s*", ", ", m.group(1)) + "}", text)
 
 
-def motion_document(data: ExportInput) -> dict[str, Any]:
-    """The JSON document for `data`, as plain Python objects."""
+def _channel_value(value: float) -> float:
+    return round(value, DECIMALS) + 0.0  # + 0.0: no "-0.0"
+
+
+def motion_document(data: ExportInput, channels: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document for `data`, as plain Python objects (`channels`: stand-ins for the channel lists)."""
     motion = data.motion
-    curves = motion.to_curves()
+    if channels is None:
+        curves = motion.to_curves()
+        channels = {name: [_channel_value(float(v)) for v in curves[name]] for name in MOTION_CHANNELS}
     metadata = dict(motion.metadata)
     # The input's own facts win; a value already in the motion's metadata is kept when the input has none.
     metadata["source_audio"] = data.audio_path if data.audio_path is not None else metadata.get("source_audio")
@@ -70,7 +80,7 @@ def motion_document(data: ExportInput) -> dict[str, Any]:
         "duration": round(motion.duration, DECIMALS),
         "units": UNITS,
         "metadata": metadata,
-        "channels": {name: [round(float(v), DECIMALS) + 0.0 for v in curves[name]] for name in MOTION_CHANNELS},
+        "channels": channels,
         "mouth_cues": [
             {"start": round(cue.start, DECIMALS), "end": round(cue.end, DECIMALS), "value": cue.shape}
             for cue in data.mouth_cues
@@ -85,7 +95,16 @@ class JsonExporter(Exporter):
     description = "Readable JSON: every channel by name, fps, duration, metadata and mouth cues"
 
     def render(self, data: ExportInput) -> str:
-        return _compact(json.dumps(motion_document(data), indent=2, ensure_ascii=False)) + "\n"
+        curves = data.motion.to_curves()
+        values = np.column_stack([curves[name] for name in MOTION_CHANNELS])
+        if not np.isfinite(values).all():  # NaN/Infinity lists are left uncompacted by _compact: the slow way
+            return _compact(json.dumps(motion_document(data), indent=2, ensure_ascii=False)) + "\n"
+        # The same text, faster: each distinct value formatted once (json writes floats as repr), and the
+        # channel lists put in one line each, as _compact would, into the document dumped without them.
+        cells = format_cells(values, lambda v: repr(_channel_value(v))).T.tolist()
+        stand_ins = {name: f"\0{j}\0" for j, name in enumerate(MOTION_CHANNELS)}
+        text = _compact(json.dumps(motion_document(data, stand_ins), indent=2, ensure_ascii=False))
+        return _STAND_IN.sub(lambda m: "[" + ", ".join(cells[int(m.group(1))]) + "]", text) + "\n"
 
 
 def read_motion_json(path: str | Path) -> ExportInput:

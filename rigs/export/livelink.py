@@ -32,7 +32,7 @@ import numpy as np
 
 from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from rigs.errors import InputFileError
-from rigs.export.base import Exporter, ExportInput, register
+from rigs.export.base import Exporter, ExportInput, format_cells, register
 from rigs.livelink import BLENDSHAPE_COLUMNS, BLENDSHAPE_COUNT, HEADER, LIVELINK_TO_ARKIT, livelink_name
 from rigs.motion import SUPPORTED_FPS, FaceMotion
 
@@ -93,11 +93,12 @@ class LiveLinkExporter(Exporter):
                 columns[column] = getattr(motion, array)[:, index].astype(np.float64) / ROTATION_UNIT_DEGREES
         out = io.StringIO()
         out.write(",".join(HEADER) + "\n")
-        values = [columns[name] for name in HEADER[2:]]  # by name, in the header's order
-        for frame in range(motion.num_frames):
-            cells = [format_timecode(frame, motion.fps), str(BLENDSHAPE_COUNT)]
-            cells.extend(_number(float(column[frame])) for column in values)
-            out.write(",".join(cells) + "\n")
+        # by name, in the header's order; float32 columns widen exactly, so each cell is _number(float(value))
+        values = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in HEADER[2:]])
+        cells = format_cells(values, _number)
+        count = str(BLENDSHAPE_COUNT)
+        for frame, row in enumerate(cells.tolist()):
+            out.write(f"{format_timecode(frame, motion.fps)},{count},{','.join(row)}\n")
         return out.getvalue()
 
 

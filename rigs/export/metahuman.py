@@ -23,7 +23,7 @@ import io
 import numpy as np
 
 from rigs.arkit import ARKIT_INDEX
-from rigs.export.base import Exporter, ExportInput, register
+from rigs.export.base import Exporter, ExportInput, format_cells, register
 
 PREFIX = "CTRL_expressions_"
 
@@ -138,6 +138,7 @@ class MetaHumanCurvesExporter(Exporter):
         values = metahuman_curves(motion.blendshapes)
         out = io.StringIO()
         out.write(",".join(("frame", "time", *METAHUMAN_CURVES)) + "\n")
-        for frame, (time, row) in enumerate(zip(motion.times, values, strict=True)):
-            out.write(f"{frame},{time:.6f}," + ",".join(f"{v:.6f}" for v in row) + "\n")
+        cells = format_cells(values, "{:.6f}".format)
+        for frame, (time, row) in enumerate(zip(motion.times.tolist(), cells.tolist(), strict=True)):
+            out.write(f"{frame},{time:.6f}," + ",".join(row) + "\n")
         return out.getvalue()
