@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline, transcript_words  # noqa: E402
+from recognition.phonemes.compare import edit_alignment  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -122,29 +123,6 @@ def long_speech(seconds: float, seed: int = 0) -> tuple[Audio, str, list[tuple[f
 
 
 # --- metrics -----------------------------------------------------------------------------------------
-
-
-def edit_alignment(a: list[str], b: list[str]) -> tuple[int, list[tuple[int | None, int | None]]]:
-    """Levenshtein distance of two label sequences and one optimal alignment as index pairs."""
-    n, m = len(a), len(b)
-    d = np.zeros((n + 1, m + 1), np.int32)
-    d[:, 0], d[0, :] = np.arange(n + 1), np.arange(m + 1)
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (a[i - 1] != b[j - 1]))
-    pairs: list[tuple[int | None, int | None]] = []
-    i, j = n, m
-    while i or j:
-        if i and j and d[i, j] == d[i - 1, j - 1] + (a[i - 1] != b[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and d[i, j] == d[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return int(d[n, m]), pairs[::-1]
 
 
 def compare(truth: list[Phone], predicted: list[Phone]) -> dict:

@@ -25,6 +25,7 @@ from recognition.phonemes import (
     recognize_phones,
     transcript_words,
 )
+from recognition.phonemes.compare import edit_alignment
 from recognition.phonemes.timeline import PHONE_SET, SILENCE, Phone
 
 SENTENCES = [
@@ -70,30 +71,10 @@ def speech(tmp_path_factory) -> list[tuple[str, Audio, list[Phone]]]:
     return out
 
 
-def edit_pairs(a: list[str], b: list[str]) -> tuple[int, list[tuple[int | None, int | None]]]:
-    d = np.zeros((len(a) + 1, len(b) + 1), int)
-    d[:, 0], d[0, :] = range(len(a) + 1), range(len(b) + 1)
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (a[i - 1] != b[j - 1]))
-    pairs, i, j = [], len(a), len(b)
-    while i or j:
-        if i and j and d[i, j] == d[i - 1, j - 1] + (a[i - 1] != b[j - 1]):
-            pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif i and d[i, j] == d[i - 1, j] + 1:
-            pairs.append((i - 1, None))
-            i -= 1
-        else:
-            pairs.append((None, j - 1))
-            j -= 1
-    return int(d[-1, -1]), pairs[::-1]
-
-
 def boundary_errors(truth: list[Phone], predicted: list[Phone]) -> list[float]:
     """|error| (s) of every boundary between two consecutive true phones both matched by label to two
     consecutive predicted phones (sequences aligned by edit distance) — as in bench/phonemes.py."""
-    _, pairs = edit_pairs([p.label for p in truth], [p.label for p in predicted])
+    _, pairs = edit_alignment([p.label for p in truth], [p.label for p in predicted])
     errors = []
     for (i, j), (i2, j2) in pairwise(pairs):
         if (
@@ -107,7 +88,7 @@ def boundary_errors(truth: list[Phone], predicted: list[Phone]) -> list[float]:
 
 def phone_error_rate(truth: list[Phone], predicted: list[Phone]) -> float:
     a = [p.label for p in truth if p.label != SILENCE]
-    return edit_pairs(a, [p.label for p in predicted if p.label != SILENCE])[0] / len(a)
+    return edit_alignment(a, [p.label for p in predicted if p.label != SILENCE])[0] / len(a)
 
 
 def check_contiguous(timeline: PhoneTimeline, duration: float) -> None:

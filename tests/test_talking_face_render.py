@@ -1,11 +1,8 @@
 """The default talking-face renderer, judged the way DESIGN §4 judges video: re-run the landmarker on what
-was rendered. The renderer takes any `CanonicalFace`; these tests use a stand-in built here (the real
-MediaPipe canonical mesh from the bundled landmarker `.task`, with a hand-sculpted ARKit basis), so they
-test the renderer, not a particular basis, and run before `assets/models/canonical_face.npz` exists."""
+was rendered. The renderer takes any `CanonicalFace`; these tests use a stand-in built here (the bundled canonical
+mesh with a hand-sculpted ARKit basis), so they test the renderer, not a particular basis."""
 
 from __future__ import annotations
-
-import zipfile
 
 import av
 import numpy as np
@@ -15,60 +12,10 @@ from generation.talking_face import DenseWarp, WarpRenderer, compose
 from generation.talking_face.rig import LIPS_INNER_LOWER, LIPS_INNER_UPPER, mouth_polygon, polygon_coverage
 from generation.video_writer import VideoWriter
 from rigs.arkit import ARKIT_INDEX
-from rigs.assets import model_path
-from rigs.face_mesh import CanonicalFace
+from rigs.face_mesh import CanonicalFace, load_canonical_face
 
 # ---------------------------------------------------------------------------------------------------------
 # The stand-in canonical face
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
-def _fields(data: bytes):
-    """(field number, wire type, value) of a protobuf message, without its schema."""
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(data, i)
-        elif wire == 2:
-            size, i = _varint(data, i)
-            value, i = data[i : i + size], i + size
-        else:
-            size = 4 if wire == 5 else 8
-            value, i = data[i : i + size], i + size
-        yield number, wire, value
-
-
-def landmarker_canonical_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MediaPipe's canonical face (vertices (468, 3) cm, uvs (468, 2), triangles (898, 3)) from the
-    geometry metadata inside the bundled landmarker (`Mesh3d`: 5 floats per vertex, then indices)."""
-    task = zipfile.ZipFile(model_path("face_landmarker.task"))
-    metadata = task.read("geometry_pipeline_metadata_landmarks.binarypb")
-    mesh = next(value for number, _, value in _fields(metadata) if number == 1)
-    floats, indices = [], []
-    for number, wire, value in _fields(mesh):
-        if number == 3:
-            floats.append(np.frombuffer(value, "<f4"))
-        elif number == 4 and wire == 0:
-            indices.append(value)
-        elif number == 4:
-            j = 0
-            while j < len(value):
-                index, j = _varint(value, j)
-                indices.append(index)
-    buffer = np.concatenate(floats).reshape(-1, 5)
-    return buffer[:, :3].copy(), buffer[:, 3:].copy(), np.array(indices, np.int32).reshape(-1, 3)
 
 
 LIU = [191, 80, 81, 82, 13, 312, 311, 310, 415]  # inner upper lip, without the corners
@@ -92,7 +39,8 @@ ALAR = {"Right": [48, 64, 98, 240, 102, 129], "Left": [278, 294, 327, 460, 331, 
 def sculpted_canonical_face() -> CanonicalFace:
     """The canonical mesh with a hand-sculpted basis: jaw rotation about a hinge, lip-corner pulls, lid
     arcs, brow lifts (centimetres, canonical axes: x to the subject's left, y up, z toward the viewer)."""
-    v, uvs, triangles = landmarker_canonical_mesh()
+    bundled = load_canonical_face()  # only its mesh: the basis below is this test's own
+    v, uvs, triangles = bundled.vertices, bundled.uvs, bundled.triangles
     n = len(v)
     basis = np.zeros((52, n, 3), np.float32)
     x, y = v[:, 0], v[:, 1]
