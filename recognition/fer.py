@@ -18,7 +18,7 @@ import numpy as np
 
 from recognition import models
 from recognition.face_crop import crop_square, expression_box, fer_box
-from rigs.emotions import EMOTIONS, canonical_emotion, valence_arousal
+from rigs.emotions import EMOTIONS, canonical_emotion, ranked_emotions, valence_arousal
 
 FACEAPI_SIZE, FER_SIZE = 112, 64
 # fer's mini-Xception class order (recognition/nets/mini_xception.py); mapped to EMOTIONS by name.
@@ -43,12 +43,11 @@ class EmotionEstimate:
 
     @property
     def top(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
+        return self.ranked()[0][0]
 
     def ranked(self) -> list[tuple[str, float]]:
         """`(emotion, probability)` pairs, most likely first."""
-        order = np.argsort(-self.probabilities)
-        return [(EMOTIONS[i], float(self.probabilities[i])) for i in order]
+        return ranked_emotions(self.probabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -37,7 +37,7 @@ import numpy as np
 
 from recognition.emotion_track import EmotionTrack
 from recognition.phonemes.timeline import PhoneTimeline
-from rigs.emotions import CIRCUMPLEX_TABLE, EMOTION_INDEX, EMOTIONS, valence_arousal
+from rigs.emotions import CIRCUMPLEX_TABLE, EMOTION_INDEX, EMOTIONS, ranked_emotions, valence_arousal
 from rigs.errors import AffectStudioError
 
 log = logging.getLogger(__name__)
@@ -151,11 +151,11 @@ class TextEmotion:
 
     @property
     def top(self) -> str:
-        return EMOTIONS[int(np.argmax(self.probabilities))]
+        return self.ranked()[0][0]
 
     def ranked(self) -> list[tuple[str, float]]:
-        order = np.argsort(-self.probabilities)
-        return [(EMOTIONS[i], float(self.probabilities[i])) for i in order]
+        """`(emotion, probability)` pairs, most likely first."""
+        return ranked_emotions(self.probabilities)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -73,3 +73,9 @@ def circumplex_probabilities(valence, arousal, temperature: float = 0.25) -> np.
     logits -= logits.max(axis=-1, keepdims=True)
     p = np.exp(logits)
     return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def ranked_emotions(probabilities: np.ndarray) -> list[tuple[str, float]]:
+    """`(7,)` probabilities over `EMOTIONS` -> `(emotion, probability)` pairs, most likely first."""
+    order = np.argsort(-np.asarray(probabilities))
+    return [(EMOTIONS[i], float(probabilities[i])) for i in order]

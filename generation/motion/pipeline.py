@@ -23,7 +23,7 @@ from recognition.audio import Audio, frame_rms_db
 from recognition.emotion_track import EmotionTrack
 from recognition.fusion import resample
 from recognition.phonemes import SILENCE, PhoneTimeline
-from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
+from rigs.arkit import ARKIT_INDEX
 from rigs.errors import AffectStudioError
 from rigs.motion import SUPPORTED_FPS, FaceMotion
 
@@ -131,6 +131,3 @@ def generate_motion(
         "config": {k: v for k, v in asdict(config).items() if k != "coarticulation"},
     }
     return FaceMotion(np.clip(pose, 0, 1), head, np.column_stack([gaze, gaze]), fps, metadata)
-
-
-__all__ = ["ARKIT_NAMES", "MotionConfig", "generate_motion"]
