@@ -55,7 +55,7 @@ def test_emotion_shows_in_the_right_channels():
 
     assert mean("mouthSmileLeft", "happy") > mean("mouthSmileLeft", "neutral") + 0.4
     assert mean("browInnerUp", "sad") > mean("browInnerUp", "neutral") + 0.4
-    assert mean("browDownLeft", "angry") > 0.5 > mean("browDownLeft", "happy")
+    assert mean("browDownLeft", "angry") > mean("browDownLeft", "happy") + 0.4
     assert mean("eyeWideLeft", "surprised") > 0.4
     assert mean("noseSneerLeft", "disgusted") > 0.4
     assert mean("mouthSmileLeft", "happy:0.3") < mean("mouthSmileLeft", "happy:1.0")
@@ -64,9 +64,11 @@ def test_emotion_shows_in_the_right_channels():
 
 
 def test_expression_aus_follow_the_emfacs_prototypes():
-    alternatives = {"sad": {17}, "disgusted": {10}}
+    # every unit of the EMFACS prototype shows (lips part comes from speech; the jaw drop stays small for
+    # speech to drive), clearly; calibrated alternatives may add to it
     for emotion, aus in AU_STRENGTHS.items():
-        assert set(aus) <= set(EMOTION_PROTOTYPES[emotion]) | alternatives.get(emotion, set()), emotion
+        for au in set(EMOTION_PROTOTYPES[emotion]) - {25}:
+            assert aus.get(au, 0.0) >= (0.1 if au == 26 else 0.5), (emotion, au)
 
 
 def test_blinks_rate_seed_and_switches():

@@ -10,16 +10,19 @@ from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from rigs.emotions import EMOTIONS
 from rigs.facs import ACTION_UNIT_BY_NUMBER
 
-# AU intensities of each emotion at full strength, after the EMFACS prototypes in `rigs.facs`
-# (sad adds AU17 and disgust AU10, EMFACS' listed alternatives). Lips part (AU25) comes from speech.
+# AU intensities of each emotion at full strength: the EMFACS prototypes of `rigs.facs` (each of their
+# units at least 0.5) plus alternatives seen in posed databases, with strengths calibrated by
+# `scripts/calibrate_expressions.py` so that photos rendered with them read as the emotion to the FER
+# ensemble (jointly on the two bundled sample faces; the jaw is left to speech). Lips part (AU25) comes
+# from speech.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
-    "happy": {6: 0.55, 12: 0.8},
-    "sad": {1: 0.7, 4: 0.45, 15: 0.6, 17: 0.3},
-    "angry": {4: 0.85, 5: 0.3, 7: 0.6, 23: 0.45, 24: 0.35},
-    "fearful": {1: 0.7, 2: 0.5, 4: 0.4, 5: 0.75, 20: 0.55, 26: 0.15},
-    "disgusted": {9: 0.7, 10: 0.45, 15: 0.35, 16: 0.25},
-    "surprised": {1: 0.8, 2: 0.75, 5: 0.7, 26: 0.25},
+    "happy": {6: 0.5, 12: 0.5, 10: 0.08, 14: 0.61},
+    "sad": {1: 1.0, 4: 0.56, 15: 1.0, 17: 0.26, 24: 0.12, 28: 0.75, 7: 0.47},
+    "angry": {4: 0.5, 5: 0.57, 7: 0.61, 23: 0.84, 24: 0.66, 10: 0.54, 28: 0.69},
+    "fearful": {1: 0.5, 2: 0.5, 4: 0.5, 5: 0.5, 20: 0.5, 26: 0.35, 15: 0.81},
+    "disgusted": {9: 0.68, 15: 0.69, 16: 0.83, 10: 0.2, 4: 0.41, 7: 0.71, 6: 0.4},
+    "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.35, 22: 0.91},
 }
 
 # Multiplier on speech jaw opening, and extra lip stretch while speaking, per emotion.

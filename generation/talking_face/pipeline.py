@@ -24,6 +24,7 @@ import numpy as np
 
 from generation.motion import MotionConfig
 from generation.rig_curves import RigCurvesPipeline, RigCurvesResult
+from generation.talking_face.refiner import MouthRefiner, MouthRefinerConfig, RefinedRenderer
 from generation.talking_face.renderer import WarpRenderer
 from generation.video_writer import VideoWriter
 from recognition.audio import Audio
@@ -48,6 +49,7 @@ class TalkingFaceConfig:
     min_face_px: int = 64  # smaller faces still work, upscaled, with a warning
     crf: int = 20  # H.264 quality (lower is better and bigger)
     motion: MotionConfig = field(default_factory=lambda: MotionConfig(fps=25.0))
+    refiner: MouthRefinerConfig | None = None  # a local diffusers inpainting model repaints the mouth
 
     def __post_init__(self) -> None:
         if self.resolution not in (256, 512, 1024):
@@ -93,6 +95,7 @@ class TalkingFacePipeline:
         self.curves = curves or RigCurvesPipeline(motion=self.config.motion)
         self.canonical = canonical or load_canonical_face()
         self.scorer = scorer
+        self.refiner = MouthRefiner(self.config.refiner) if self.config.refiner is not None else None
 
     def choose_face(self, portrait: np.ndarray, source: str) -> FaceObservation:
         """The face to animate, with one-line errors for no face, a bad index or a profile view."""
@@ -153,6 +156,9 @@ class TalkingFacePipeline:
 
         clock = time.perf_counter()
         renderer = WarpRenderer(image, face, self.canonical, self.config.resolution)
+        if self.refiner is not None:
+            self.refiner.reset()
+            renderer = RefinedRenderer(renderer, self.refiner)
         sound = curves.speech.audio
         total = motion.num_frames
         with VideoWriter(output, motion.fps, audio=(sound.samples, sound.sample_rate), crf=self.config.crf) as writer:

@@ -60,7 +60,15 @@ from rigs.face_topology import (
     RIGHT_UPPER_RING3,
 )
 
+# How much further than the canonical basis the expression channels move a photo. The basis is built so
+# the landmarker reads each shape back at its weight; recognisers of emotion (and people, on a
+# photo at video size) need about twice that deformation to read brows, squints and frowns, which
+# `scripts/calibrate_expressions.py` measured (calibrated with this gain).
+PHOTO_EXPRESSION_GAIN = 2.0
+
 # Expression channels (the emotion layer's): absolute, measured from the portrait's own expression.
+# All but the smile are amplified by the gain: a smile already reads at 1x and, amplified, taking a photo's
+# own smile away overshoots into a grimace that also confuses the landmarker's reading of the jaw.
 # Speech, blinks and gaze channels are offsets from the photo.
 EXPRESSION_CHANNELS = np.array([ARKIT_INDEX[name] for name in (
     "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "mouthDimpleLeft",
@@ -68,6 +76,7 @@ EXPRESSION_CHANNELS = np.array([ARKIT_INDEX[name] for name in (
     "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "eyeSquintLeft", "eyeSquintRight",
     "eyeWideLeft", "eyeWideRight",
 )])  # fmt: skip
+AMPLIFIED_CHANNELS = np.setdiff1d(EXPRESSION_CHANNELS, [ARKIT_INDEX["mouthSmileLeft"], ARKIT_INDEX["mouthSmileRight"]])
 
 
 def mouth_polygon(points: np.ndarray) -> np.ndarray:
@@ -171,8 +180,10 @@ class PortraitRig:
         crop_scale: float = 2.2,
         ring_scale: float = 1.6,
         border_points_per_side: int = 8,
+        expression_gain: float = PHOTO_EXPRESSION_GAIN,
     ) -> PortraitRig:
-        """Fit once per portrait: `image` `(H, W, 3) uint8` RGB, `face` its `FaceObservation`."""
+        """Fit once per portrait: `image` `(H, W, 3) uint8` RGB, `face` its `FaceObservation`;
+        `expression_gain` scales the expression channels' displacements (see `PHOTO_EXPRESSION_GAIN`)."""
         landmarks = np.asarray(face.landmarks, np.float32).copy()
         landmarks[:, :2] -= 0.5  # MediaPipe pixel corners -> OpenCV pixel centres
 
@@ -191,6 +202,7 @@ class PortraitRig:
         solution, *_ = np.linalg.lstsq(design, points3[:NUM_VERTICES].astype(np.float64), rcond=None)
         affine = solution[:3].T.astype(np.float32)  # (3, 3): delta_px = affine @ delta_cm
         basis = np.einsum("kvc,pc->kvp", np.asarray(canonical.basis, np.float32), affine).astype(np.float32)
+        basis[AMPLIFIED_CHANNELS] *= expression_gain
         basis = _portrait_blinks(basis, points3)
         seal = _lip_seal(points3)
 
