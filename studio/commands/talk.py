@@ -35,6 +35,9 @@ def talk(
     face_index: int = typer.Option(0, "--face-index", min=0, help="Which face to animate, largest first."),
     score: bool = typer.Option(True, "--score/--no-score", help="Re-measure the video and print a score card."),
     seed: int = typer.Option(0, "--seed", help="Seed for blinks, gaze and head motion."),
+    refiner: Path | None = typer.Option(
+        None, "--refiner", help="A local diffusers inpainting pipeline folder: repaints the mouth (slow without a GPU)."
+    ),
 ) -> None:
     """Make PORTRAIT speak AUDIO (or --text), with an emotion, as an MP4 with sound.
 
@@ -49,6 +52,7 @@ def talk(
     """
     from generation.motion import MotionConfig
     from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline
+    from generation.talking_face.refiner import MouthRefinerConfig
     from recognition.audio import load_audio
     from recognition.emotion_spec import parse_emotion_spec
     from rigs.atomic import check_writable
@@ -62,7 +66,10 @@ def talk(
     motion = MotionConfig(
         fps=fps, seed=seed, head_motion=head_motion, expression_scale=expression_scale, blink_rate=blink_rate
     )
-    config = TalkingFaceConfig(resolution=resolution, fps=fps, face_index=face_index, motion=motion)
+    config = TalkingFaceConfig(
+        resolution=resolution, fps=fps, face_index=face_index, motion=motion,
+        refiner=MouthRefinerConfig(model_dir=refiner) if refiner is not None else None,
+    )  # fmt: skip
     sound = load_audio(audio) if audio is not None else None
     scorer = None
     if score:
