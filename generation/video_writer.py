@@ -10,14 +10,13 @@ the way browsers stream it, and `+faststart` puts the index at the front.
 from __future__ import annotations
 
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from rigs.atomic import check_writable, describe_os_error
+from rigs.atomic import check_writable, describe_os_error, temporary_file
 from rigs.errors import AffectStudioError, OutputFileError
 
 AAC_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -44,9 +43,7 @@ class VideoWriter:
         self.fps = fps
         self.crf, self.preset = crf, preset
         self._audio, self._sample_rate = self._check_audio(audio)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part.mp4")
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_file(self.path, suffix=".part.mp4")
         self._container = av.open(str(self._tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         self._stream = None
         self._frames = 0

@@ -36,6 +36,61 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_parts(path: Path) -> int:
+    """Delete temporary files that killed writers of `path` left behind (their process is gone);
+    returns how many. Temporary names carry the writer's pid: `.<name>.<pid>.<random>.part...`."""
+    removed = 0
+    for part in path.parent.glob(f".{glob_escape(path.name)}.*.part*"):
+        pid = part.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def temporary_file(path: Path, suffix: str = ".part") -> Path:
+    """Create an empty temporary file beside `path`, named for it and this process (see
+    `remove_stale_parts`); stale ones from killed runs are removed first."""
+    remove_stale_parts(path)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
+    except OSError as error:
+        raise OutputFileError(path, describe_os_error(error)) from None
+    os.close(fd)
+    return Path(name)
+
+
+def check_writable_folder(folder: str | Path) -> Path:
+    """Fail early if `folder` cannot be created or written to; returns it as a `Path`."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputFileError(folder, "is a file, not a folder")
+    blocker = next((p for p in folder.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputFileError(folder, f"{blocker} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFileError(folder, f"cannot create the folder ({describe_os_error(error)})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputFileError(folder, "the folder is not writable")
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """`with atomic_write(p, "w") as f: ...` writes `p` whole or not at all.
@@ -43,13 +98,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     OS failures (read-only folder, full disk) become `OutputFileError` naming `path`.
     """
     path = check_writable(path)
+    tmp = temporary_file(path)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as error:
-        raise OutputFileError(path, describe_os_error(error)) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, mode) as f:
+        with open(tmp, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -76,7 +76,7 @@ def rig(
     from generation.rig_curves import RigCurvesPipeline
     from recognition.audio import load_audio
     from recognition.emotion_spec import parse_emotion_spec
-    from rigs.atomic import check_writable
+    from rigs.atomic import check_writable_folder
     from rigs.errors import AffectStudioError
     from rigs.export import available_formats
 
@@ -90,7 +90,7 @@ def rig(
         raise AffectStudioError(
             f"unknown format(s) {', '.join(unknown)}; valid formats: {', '.join(available_formats())}"
         )
-    check_writable(out / ".probe")
+    check_writable_folder(out)
     config = MotionConfig(
         fps=fps,
         seed=seed,
