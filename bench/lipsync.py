@@ -58,6 +58,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.phonemes import CACHE, sentences, synthesize  # noqa: E402
+from bench.summary import record  # noqa: E402
 from generation.motion import generate_motion  # noqa: E402
 from generation.motion.mouth_cues import mouth_cues  # noqa: E402
 from generation.motion.visemes import VOWELS  # noqa: E402
@@ -351,6 +352,13 @@ def main() -> None:
             rows.append(row(source, emotion, voice, s, len(texts)))
             total.add(s)
         rows.append(row(f"[bold]{source}[/bold]", emotion, "[bold]all[/bold]", total, len(texts) * len(voices)))
+        if emotion == "neutral" and source != "true":
+            summary = rows[-1]
+            label = "with transcript" if source == "aligned" else "no transcript (allphone)"
+            record("lip sync", f"bilabial / open-vowel recall, {label}", f"{summary[3]} / {summary[4]}",
+                   ">= 0.95 / >= 0.90", f"{len(texts) * len(voices)} TTS utterances")  # fmt: skip
+            record("lip sync", f"false closures; A-X shape agreement, {label}", f"{summary[5]}; {summary[6]}",
+                   "<= 5 %")  # fmt: skip
         for r in rows[-len(voices) - 1 :]:
             table.add_row(*r)
         table.add_section()

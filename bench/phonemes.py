@@ -44,6 +44,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.summary import record  # noqa: E402
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline, transcript_words  # noqa: E402
 from recognition.phonemes.compare import edit_alignment  # noqa: E402
@@ -181,6 +182,9 @@ def accuracy(voices: tuple[str, ...], console: Console) -> list[tuple]:
             rows.append((mode, voice, *summary(results)))
             everything += results
         rows.append((f"[bold]{mode}[/bold]", "[bold]all[/bold]", *summary(everything)))
+        mean_ms, _, per, *_ = summary(everything)
+        record("speech", f"phone boundaries, {mode}", f"{mean_ms} ms mean, PER {per}",
+               "<= 20 ms" if mode == "aligned" else "<= 30 ms", f"{len(everything)} TTS utterances")  # fmt: skip
         if mode == "aligned":
             console.print(f"aligned: {word_mismatches} utterances whose words differ from the transcript")
     return rows
@@ -290,6 +294,9 @@ def speed(lengths: tuple[float, ...], console: Console) -> list[tuple]:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         words = f", words {r['words']}/{r['expected_words']}" if mode == "aligned" else ""
+        if parallel != "thread":
+            record("speech", f"phones, {mode}, {seconds:.0f} s audio, {n} core(s)", f"RTF {r['rtf']:.3f}", "",
+                   f"peak RSS {r['main_mb'] + r['worker_mb']:.0f} MB")  # fmt: skip
         memory = f"{r['main_mb']:.0f} MB ({r['loaded_mb']:.0f} before)"
         if r["worker_mb"]:
             memory += f", workers {r['worker_mb']:.0f} MB"

@@ -39,6 +39,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.phonemes import CACHE, WorkerMemory, _status_kb, cached_long_speech, sentences, synthesize  # noqa: E402
+from bench.summary import record  # noqa: E402
 
 STAGES = (  # (label, key in result.seconds)
     ("voice activity", "voice activity"),
@@ -209,6 +210,11 @@ def main() -> None:
             for with_transcript in transcripts:
                 r = run_case(seconds, n, with_transcript, dict(kv.split("=", 1) for kv in args.env))
                 results.append(r)
+                rtf = r["wall"] / r["seconds"]
+                target = f"<= {TARGETS[n]}" if seconds == 60 and n in TARGETS else ("linear" if seconds != 60 else "")
+                record("rig curves", f"audio -> all exports, 60 fps, {seconds:.0f} s, {n} core(s), "
+                       f"{'transcript' if with_transcript else 'no transcript'}", f"RTF {rtf:.4f}", target,
+                       f"peak RSS {r['main_mb'] + r['worker_mb']:.0f} MB")  # fmt: skip
                 console.print(
                     f"  done: {seconds:.0f} s, {n} core(s), transcript {'yes' if with_transcript else 'no'}: "
                     f"RTF {r['wall'] / r['seconds']:.4f}"
