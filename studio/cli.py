@@ -42,7 +42,7 @@ def _global_options(
 
 def _register_commands() -> None:
     # Commands live in their own modules; importing them adds them to `app`.
-    from studio.commands import analyze, demo, rig, talk  # noqa: F401
+    from studio.commands import analyze, demo, rig, synth, talk  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,3 +127,80 @@ def plot_motion_curves(motion, path: str | Path, phones=None, title: str = "Rig 
     axes[0].set_title(title, pad=14)
     axes[-1].set_xlabel("time (s)")
     return _save(fig, path)
+
+
+def plot_valence_arousal_path(
+    valence: np.ndarray,
+    arousal: np.ndarray,
+    path: str | Path,
+    title: str = "Valence / arousal",
+    times: np.ndarray | None = None,
+    labels: list[str] | None = None,
+) -> Path:
+    """Points `(n,)` on the valence/arousal plane with the circumplex classes marked; with `times`, a
+    trajectory coloured by time (NaN points, e.g. frames without a face, are left out); with `labels`,
+    one labelled point each (e.g. faces of an image). PNG at `path`."""
+    from rigs.emotions import CIRCUMPLEX
+
+    valence, arousal = np.asarray(valence, np.float64), np.asarray(arousal, np.float64)
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="#cccccc", linewidth=0.8))
+    ax.axhline(0, color="#dddddd", linewidth=0.8)
+    ax.axvline(0, color="#dddddd", linewidth=0.8)
+    for name, (v, a) in CIRCUMPLEX.items():
+        ax.scatter([v], [a], s=30, color=EMOTION_COLOURS[name], zorder=2)
+        ax.annotate(name, (v, a), textcoords="offset points", xytext=(4, 4), fontsize=8, color="#555555")
+    ok = np.isfinite(valence) & np.isfinite(arousal)
+    if times is not None and ok.any():
+        t = np.asarray(times, np.float64)[ok]
+        ax.plot(valence[ok], arousal[ok], color="#90a4ae", linewidth=0.8, zorder=3)
+        points = ax.scatter(valence[ok], arousal[ok], c=t, cmap="viridis", s=12, zorder=4)
+        fig.colorbar(points, ax=ax, label="time (s)", fraction=0.046, pad=0.04)
+    elif ok.any():
+        ax.scatter(valence[ok], arousal[ok], s=60, color="#212121", marker="x", zorder=4)
+        for index in np.flatnonzero(ok):
+            text = labels[index] if labels and index < len(labels) else str(index + 1)
+            ax.annotate(text, (valence[index], arousal[index]), textcoords="offset points", xytext=(6, -10),
+                        fontsize=9, weight="bold")  # fmt: skip
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_aspect("equal")
+    ax.set_xlabel("valence (unpleasant → pleasant)")
+    ax.set_ylabel("arousal (calm → excited)")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_blendshapes(scores: np.ndarray, path: str | Path, title: str = "Blendshapes", top: int = 16) -> Path:
+    """The `top` strongest of 52 ARKit blendshape scores `(52,)` as horizontal bars; PNG at `path`."""
+    from rigs.arkit import ARKIT_NAMES
+
+    scores = np.asarray(scores, np.float64)
+    order = np.argsort(scores)[::-1][:top][::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.26 * len(order) + 1.1))
+    ax.barh([ARKIT_NAMES[i] for i in order], scores[order], color="#5c6bc0")
+    ax.set_xlim(0, 1)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlabel("score")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_blendshapes_over_time(
+    times: np.ndarray, blendshapes: np.ndarray, path: str | Path, title: str = "Blendshapes over time", top: int = 8
+) -> Path:
+    """The `top` ARKit channels of `(frames, 52)` scores that move most (standard deviation), over `times`
+    (s); NaN rows (frames without a face) are gaps. PNG at `path`."""
+    from rigs.arkit import ARKIT_NAMES
+
+    blendshapes = np.asarray(blendshapes, np.float64)
+    spread = np.nan_to_num(np.nanstd(blendshapes, axis=0)) if np.isfinite(blendshapes).any() else np.zeros(52)
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    for index in np.argsort(spread)[::-1][:top]:
+        ax.plot(times, blendshapes[:, index], label=ARKIT_NAMES[index], linewidth=1.1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("score")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _save(fig, path)

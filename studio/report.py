@@ -40,6 +40,22 @@ def faces_table(faces: list[FaceAnalysis], title: str) -> Table:
     return table
 
 
+def video_summary_table(result, title: str) -> Table:
+    """A `VideoAnalysis` in one row: how often the face was found and the mean of each class."""
+    import numpy as np
+
+    from rigs.emotions import EMOTIONS
+
+    mean = np.nanmean(result.probabilities, axis=0) if np.isfinite(result.probabilities).any() else None
+    table = Table(title=title)
+    table.add_column("face found in")
+    for emotion in EMOTIONS:
+        table.add_column(f"mean {emotion}", justify="right")
+    cells = [f"{p:.0%}" for p in mean] if mean is not None else ["—"] * len(EMOTIONS)
+    table.add_row(f"{result.detected_fraction:.0%} of frames", *cells)
+    return table
+
+
 def speech_table(analysis) -> Table:
     """A `SpeechAnalysis` summary: timing facts, then the emotion per sentence (text) and overall."""
     from collections import Counter

@@ -774,9 +774,13 @@ def shared_scorer() -> VideoScorer:
     return VideoScorer()
 
 
-def score_talking_face(result, portrait: np.ndarray, sample_every: int = 2) -> ScoreReport:
+def score_talking_face(
+    result, portrait: np.ndarray, sample_every: int = 2, scorer: VideoScorer | None = None
+) -> ScoreReport:
     """Score a `TalkingFaceResult` against what was asked of it (the scorer `TalkingFacePipeline` takes):
-    its motion, its emotion track, its speech and the paste-back window for the seam check."""
+    its motion, its emotion track, its speech and the paste-back window for the seam check. `scorer`:
+    the `VideoScorer` to use (default: the process-wide `shared_scorer()`; the web app passes one built
+    on its thread-safe, shared landmarker)."""
     x0, y0, x1, y1 = result.crop_box
     return score_video(
         result.video_path,
@@ -785,7 +789,7 @@ def score_talking_face(result, portrait: np.ndarray, sample_every: int = 2) -> S
         result.curves.emotion,
         portrait,
         result.curves.speech.audio,
-        analyzer=shared_scorer(),
+        analyzer=scorer or shared_scorer(),
         sample_every=sample_every,
         crop_box=result.crop_box,
         seam_width=max(4.0, 0.04 * (x1 - x0)),

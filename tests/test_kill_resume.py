@@ -70,11 +70,13 @@ def test_a_killed_rerun_keeps_the_earlier_video(tmp_path, short_speech):
     assert subprocess.run(_talk(short_speech, out), capture_output=True, timeout=300).returncode == 0
     before = hashlib.sha256(out.read_bytes()).hexdigest()
     # wait until the rerun is rendering (its temporary file appears), then kill it
-    process = subprocess.Popen(_talk(short_speech, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _talk(short_speech, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".talk.mp4.*.part*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # the whole group: its phone-decoder workers too
     process.wait()
     assert hashlib.sha256(out.read_bytes()).hexdigest() == before
     assert abs(_frames(out) - 2.5 * 25) <= 1

@@ -189,14 +189,6 @@ def _analyze_speech(path: Path, transcript: str | None, json_out: Path | None, p
 
 
 def _print_video_summary(path: Path, result: VideoAnalysis) -> None:
-    from rich.table import Table
+    from studio.report import video_summary_table
 
-    from rigs.emotions import EMOTIONS
-
-    mean = np.nanmean(result.probabilities, axis=0)
-    table = Table(title=f"{path.name}: {len(result.frames)} frames at {result.fps:.2f} fps")
-    table.add_column("face found in")
-    for emotion in EMOTIONS:
-        table.add_column(f"mean {emotion}", justify="right")
-    table.add_row(f"{result.detected_fraction:.0%} of frames", *(f"{p:.0%}" for p in mean))
-    console.print(table)
+    console.print(video_summary_table(result, f"{path.name}: {len(result.frames)} frames at {result.fps:.2f} fps"))

@@ -1,0 +1,103 @@
+"""The web app's own small parts, without a server: the emotion picker's specs, the workspace's cleaning,
+one-line messages, the CLI tables as page tables, the synthetic form's AU field, the thread-safe analyzer."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from recognition.emotion_spec import parse_emotion_spec  # noqa: E402
+from rigs.errors import AffectStudioError, InputFileError  # noqa: E402
+from studio.web.controls import AUTO, CLASS, TIMELINE, VA, emotion_text, nearest_emotion  # noqa: E402
+from studio.web.jobs import Job, JobCancelled, Workspace, table_rows, user_message  # noqa: E402
+from studio.web.models import LockedFaceAnalyzer  # noqa: E402
+from studio.web.synthetic_tab import parse_action_units  # noqa: E402
+
+
+def test_the_emotion_picker_writes_the_clis_specs():
+    assert emotion_text(CLASS, "happy", 0.8, 0, 0, "") == "happy:0.80"
+    assert emotion_text(VA, "happy", 0.8, -0.5, 0.25, "") == "va:-0.5,0.25"
+    assert emotion_text(TIMELINE, "happy", 0.8, 0, 0, " 0s:neutral, 2s:sad:0.5 ") == "0s:neutral, 2s:sad:0.5"
+    assert emotion_text(AUTO, "happy", 0.8, 0, 0, "") == "auto"
+    for mode in (CLASS, VA, TIMELINE, AUTO):  # every mode's output parses
+        parse_emotion_spec(emotion_text(mode, "surprised", 1.0, 0.6, 0.4, "0s:neutral,1s:happy"))
+    with pytest.raises(AffectStudioError, match="keyframes"):
+        emotion_text(TIMELINE, "happy", 0.8, 0, 0, "  ")
+    assert nearest_emotion(0.83, 0.53) == "happy" and nearest_emotion(-0.65, -0.27) == "sad"
+
+
+def test_workspace_deletes_old_job_folders_and_itself(tmp_path):
+    workspace = Workspace(keep_s=60)
+    try:
+        old, new = workspace.new_folder("talk"), workspace.new_folder("rig")
+        assert old.parent == workspace.outputs and old.name.startswith("talk-")
+        stale = time.time() - 3600
+        os.utime(old, (stale, stale))
+        assert workspace.sweep() == 1 and not old.exists() and new.exists()
+        copies = workspace.copy_samples(["portrait.png"])
+        assert copies["portrait.png"].parent == workspace.samples
+    finally:
+        workspace.close()
+    assert not workspace.root.exists()
+    kept = Workspace(tmp_path / "mine")
+    kept.close()
+    assert (tmp_path / "mine").exists()  # a folder the user chose is never deleted
+
+
+def test_messages_name_the_file_not_the_server_path(tmp_path):
+    error = InputFileError("/tmp/gradio/0123abcd/holiday.png", "no face found in the 1024x768 image")
+    assert user_message(error) == "holiday.png: no face found in the 1024x768 image"
+    hidden = AffectStudioError(f"cannot write {tmp_path}/outputs/x.mp4\nsecond line")
+    assert user_message(hidden, [tmp_path]) == "cannot write outputs/x.mp4"
+
+
+def test_job_progress_notices_cancellation():
+    reports = []
+    job = Job(folder=None, progress=lambda fraction, desc: reports.append((round(fraction, 2), desc)))
+    frames = job.frames("rendering frame", 0.1, 0.9)
+    frames(10, 10)
+    assert reports[-1] == (0.9, "rendering frame 10/10")
+    job.stopped.set()
+    with pytest.raises(JobCancelled):
+        frames(1, 10)
+
+
+def test_cli_tables_become_page_tables():
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("measure")
+    table.add_column("value\n(unit)")
+    table.add_row("[bold]jitter[/]", "0.004")
+    assert table_rows(table) == (["measure", "value (unit)"], [["jitter", "0.004"]])
+
+
+def test_action_unit_field():
+    assert parse_action_units("") == [{}]
+    assert parse_action_units("AU25:0.5; AU12:0.8 AU6") == [{}, {"AU25": 0.5}, {"AU12": 0.8, "AU6": 1.0}]
+    with pytest.raises(AffectStudioError, match="cannot read 'smile'"):
+        parse_action_units("smile")
+
+
+def test_the_shared_analyzer_serialises_still_images(face_analyzer, portrait):
+    shared = LockedFaceAnalyzer(face_analyzer)
+    results = []
+
+    def detect():
+        results.append(len(shared(portrait)))
+
+    threads = [threading.Thread(target=detect) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [1, 1, 1, 1]
+    frames = [(i / 25, portrait) for i in range(3)]
+    assert [len(faces) for _, _, faces in shared.track(frames)] == [1, 1, 1]
+    assert shared.config is face_analyzer.config and shared(np.zeros((64, 64, 3), np.uint8)) == []
