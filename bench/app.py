@@ -29,6 +29,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from bench.summary import record  # noqa: E402
 from rigs.assets import sample_path  # noqa: E402
 
 
@@ -127,6 +128,10 @@ def main() -> None:
             f"{len(done) / wall_s:.2f} req/s",
             f"{len(done) * args.seconds / wall_s:.2f} s of video per s; all {len(done)} in {wall_s:.1f} s",
         )
+        record("web app", f"{args.requests} concurrent talking-face requests, {args.seconds:g} s speech each",
+               f"p50 {np.percentile(done, 50):.1f} s, p95 {np.percentile(done, 95):.1f} s",
+               "all complete", f"{len(done)}/{args.requests} done, {len(errors)} errors, "
+               f"{len(done) / wall_s:.2f} req/s")  # fmt: skip
     table.add_row("one request, idle app", f"{alone_s:.1f} s", "after warm-up")
     table.add_row("models warm-up", f"{warm_s:.1f} s", "once per process, before serving")
     console.print(table)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.summary import record  # noqa: E402
 from generation.synthetic import DatasetSpec, SyntheticDatasetPipeline  # noqa: E402
 from generation.synthetic.augment import apply_augment  # noqa: E402
 from generation.synthetic.render import expression_weights  # noqa: E402
@@ -121,6 +122,10 @@ def main() -> None:
         steady = result.images_per_second or 0.0
         speedup = f"{steady / reference.images_per_second:.2f}×" if reference and reference.images_per_second else "—"
         same = "—" if ref_files is None else ("yes" if _tree(args.out / f"{kind}_{workers}") == ref_files else "NO")
+        record("synthetic data", f"scored {spec.resolution}² images, {kind} executor, {workers} worker(s)",
+               f"{steady:.1f} images/s", ">= 10 (2 workers)",
+               f"{speedup} local x1; start {result.seconds.get('start workers', 0.0):.1f} s; "
+               f"kept {result.report.final}/{result.done_jobs}; same bytes as local: {same}")  # fmt: skip
         table.add_row(
             kind, str(workers), f"{result.seconds.get('start workers', 0.0):.1f}", f"{steady:.1f}",
             f"{result.new_jobs / wall:.1f}", f"{result.report.final}/{result.done_jobs}", speedup, same,
