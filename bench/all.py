@@ -1,6 +1,6 @@
 """Every benchmark, one table: speed, memory, lip-sync accuracy and fidelity, with targets and peers.
 
-    python bench/all.py            # ~20-30 minutes on 2 cores; each bench also prints its own tables
+    python bench/all.py            # ~8 minutes on 2 cores; each bench also prints its own tables
     python bench/all.py --full     # adds the 600 s inputs (linear time, flat memory) and all voices
     python bench/all.py --only face lipsync
 

@@ -50,7 +50,17 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     _wav(folder / "empty.wav", np.zeros(0))
     _wav(folder / "silent.wav", np.zeros(32000))
     (folder / "a folder.wav").mkdir()
-    paths = {name: folder / name for name in [*files, "empty.wav", "silent.wav", "a folder.wav"]}
+    samples = PORTRAIT.parent
+    specs = {
+        "typo.yaml": f"identities: [{samples}]\nemotoins: [happy]\n",
+        "bad_emotion.yaml": f"identities: [{samples}]\nemotions: [happy, joyful]\n",
+        "bad_range.yaml": f"identities: [{samples}]\nintensities: [1.5]\n",
+        "no_faces.yaml": f"identities: [{PROFILE}]\n",
+        "broken.yaml": "identities: [unclosed\n",
+    }
+    for name, text in specs.items():
+        (folder / name).write_text(text)
+    paths = {name: folder / name for name in [*files, *specs, "empty.wav", "silent.wav", "a folder.wav"]}
     paths["missing.wav"] = folder / "missing.wav"
     paths["missing.png"] = folder / "missing.png"
     return paths
@@ -91,6 +101,13 @@ MATRIX = [
     (["rig", SPEECH, "--emotion-track", "0s:happy,,2s"], ["bad token", "key 2"]),
     (["rig", SPEECH, "--fps", "120"], ["fps 120"]),
     (["rig", SPEECH, "--formats", "fbx"], ["fbx", "livelink"]),
+    # synth
+    (["synth", "{typo.yaml}"], ["typo.yaml", "emotoins", "emotions"]),
+    (["synth", "{bad_emotion.yaml}"], ["joyful", "neutral"]),
+    (["synth", "{bad_range.yaml}"], ["intensities", "1.5"]),
+    (["synth", "{no_faces.yaml}"], ["0 jobs", "turned"]),
+    (["synth", "{broken.yaml}"], ["broken.yaml", "YAML"]),
+    (["synth", "{missing.png}"], ["missing.png", "not found"]),
     # analyze
     (["analyze", "{blank.png}"], ["blank.png", "no face"]),
     (["analyze", "{corrupt.png}"], ["corrupt.png"]),
@@ -103,7 +120,7 @@ MATRIX = [
 def test_bad_input_is_one_line_and_leaves_nothing(args, fragments, bad, tmp_path, capsys):
     out = tmp_path / "out"
     argv = [bad[a[1:-1]] if isinstance(a, str) and a.startswith("{") else a for a in args]
-    if argv[0] in ("talk", "rig"):
+    if argv[0] in ("talk", "rig", "synth"):
         argv += ["-o", out / "result.mp4" if argv[0] == "talk" else out]
     code = run_cli(argv)
     assert_one_line_error(capsys, code, *fragments)
@@ -116,6 +133,7 @@ def test_output_under_a_file_is_refused_before_any_work(tmp_path, capsys):
     for argv, name in (
         (["talk", PORTRAIT, SPEECH, "-o", blocker / "x.mp4"], "x.mp4"),
         (["rig", SPEECH, "-o", blocker / "curves"], "curves"),
+        (["synth", PORTRAIT.parents[1] / "specs" / "example.yaml", "-o", blocker / "dataset"], "dataset"),
         (["analyze", PORTRAIT, "--json", blocker / "faces.json"], "faces.json"),
     ):
         assert_one_line_error(capsys, run_cli(argv), name, "is a file, not a folder")

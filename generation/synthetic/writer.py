@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from generation.synthetic.worker import JobResult
-from rigs.atomic import atomic_write, check_writable, describe_os_error
+from rigs.atomic import atomic_write, check_writable_folder, describe_os_error
 from rigs.errors import OutputFileError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class DatasetWriter:
 
     def check(self) -> None:
         """Before any work: OUT can be written, and is new, empty or a synth folder (else one-line error)."""
-        check_writable(self.state_dir / "state.json")
+        check_writable_folder(self.out_dir)  # the state folder is made when the run starts
         if not (self.state_dir / "state.json").exists():
             visible = sorted(p.name for p in self.out_dir.iterdir() if p.name != STATE_DIR)
             if visible:
