@@ -22,6 +22,7 @@ from recognition.fer import EmotionEstimate, ExpressionRecognizer
 from recognition.identity import IdentityEncoder
 from rigs.atomic import atomic_write
 from rigs.emotions import EMOTIONS
+from rigs.errors import InputFileError
 from rigs.facs import ACTION_UNIT_BY_NUMBER
 
 
@@ -64,6 +65,12 @@ class ImageAnalysis:
             "notes": "valence/arousal are derived from the 7 class probabilities (circumplex), not measured",
         }
 
+    def require_face(self, source: str | Path) -> ImageAnalysis:
+        """`self`, or a one-line `InputFileError` naming `source` if the image shows no face."""
+        if not self.faces:
+            raise InputFileError(source, f"no face found in the {self.width}x{self.height} image")
+        return self
+
     def save_json(self, path: str | Path) -> Path:
         with atomic_write(path, "w") as f:
             json.dump(self.to_dict(), f, indent=1)
@@ -91,6 +98,14 @@ class VideoAnalysis:
     @property
     def detected_fraction(self) -> float:
         return float(np.mean([f is not None for f in self.frames])) if self.frames else 0.0
+
+    def require_face(self, source: str | Path) -> VideoAnalysis:
+        """`self`, or a one-line `InputFileError` naming `source` if no frame showed a face."""
+        if not self.frames:
+            raise InputFileError(source, "video has no frames")
+        if self.detected_fraction == 0:
+            raise InputFileError(source, f"no face found in any of the {len(self.frames)} frames")
+        return self
 
     def to_dict(self, include_landmarks: bool = False) -> dict[str, Any]:
         return {

@@ -15,12 +15,13 @@ import numpy as np
 
 from rigs.curves import Curves
 from rigs.emotions import EMOTIONS
+from rigs.frames import FrameSeries
 
 EMBEDDING_CHANNELS: tuple[str, ...] = EMOTIONS + ("valence", "arousal", "intensity")
 
 
 @dataclass
-class EmotionTrack:
+class EmotionTrack(FrameSeries):
     """Per-frame emotion at `fps`. `confidence` `(frames,)` in [0, 1] says how much to trust each frame
     (fusion weighs sources by it); `source` names where it came from ("speech", "text", "user", ...)."""
 
@@ -48,14 +49,6 @@ class EmotionTrack:
     @property
     def num_frames(self) -> int:
         return len(self.probabilities)
-
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.arange(self.num_frames) / self.fps
 
     @property
     def embedding(self) -> np.ndarray:

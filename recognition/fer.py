@@ -18,7 +18,7 @@ import numpy as np
 
 from recognition import models
 from recognition.face_crop import crop_square, expression_box, fer_box
-from rigs.emotions import EMOTIONS, canonical_emotion, ranked_emotions, valence_arousal
+from rigs.emotions import EMOTIONS, RankedEmotions, canonical_emotion, probability_table, valence_arousal
 
 FACEAPI_SIZE, FER_SIZE = 112, 64
 # fer's mini-Xception class order (recognition/nets/mini_xception.py); mapped to EMOTIONS by name.
@@ -32,7 +32,7 @@ class ExpressionConfig:
 
 
 @dataclass
-class EmotionEstimate:
+class EmotionEstimate(RankedEmotions):
     """`probabilities` is `(7,) float32` over `rigs.emotions.EMOTIONS`; valence/arousal in [-1, 1] are
     derived from them (circumplex), not measured. `per_model` keeps each net's own probabilities."""
 
@@ -41,24 +41,13 @@ class EmotionEstimate:
     arousal: float
     per_model: dict[str, np.ndarray] = field(default_factory=dict)
 
-    @property
-    def top(self) -> str:
-        return self.ranked()[0][0]
-
-    def ranked(self) -> list[tuple[str, float]]:
-        """`(emotion, probability)` pairs, most likely first."""
-        return ranked_emotions(self.probabilities)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "top": self.top,
-            "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities, strict=True)},
+            "probabilities": probability_table(self.probabilities),
             "valence_derived": round(self.valence, 4),
             "arousal_derived": round(self.arousal, 4),
-            "per_model": {
-                name: {e: round(float(p), 4) for e, p in zip(EMOTIONS, probs, strict=True)}
-                for name, probs in self.per_model.items()
-            },
+            "per_model": {name: probability_table(probs) for name, probs in self.per_model.items()},
         }
 
 

@@ -37,7 +37,14 @@ import numpy as np
 
 from recognition.emotion_track import EmotionTrack
 from recognition.phonemes.timeline import PhoneTimeline
-from rigs.emotions import CIRCUMPLEX_TABLE, EMOTION_INDEX, EMOTIONS, ranked_emotions, valence_arousal
+from rigs.emotions import (
+    CIRCUMPLEX_TABLE,
+    EMOTION_INDEX,
+    EMOTIONS,
+    RankedEmotions,
+    probability_table,
+    valence_arousal,
+)
 from rigs.errors import AffectStudioError
 
 log = logging.getLogger(__name__)
@@ -134,7 +141,7 @@ class TextEmotionConfig:
 
 
 @dataclass
-class TextEmotion:
+class TextEmotion(RankedEmotions):
     """One sentence's estimate. `probabilities` `(7,) float32` over `EMOTIONS`; `valence` is VADER's
     compound in [-1, 1]; `arousal` in [-1, 1] is derived (circumplex); `intensity`, `confidence` in [0, 1];
     `start`, `end` are character offsets into the analysed text; `vader_compound` is VADER's raw score."""
@@ -149,19 +156,11 @@ class TextEmotion:
     end: int = 0
     vader_compound: float = 0.0
 
-    @property
-    def top(self) -> str:
-        return self.ranked()[0][0]
-
-    def ranked(self) -> list[tuple[str, float]]:
-        """`(emotion, probability)` pairs, most likely first."""
-        return ranked_emotions(self.probabilities)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "top": self.top,
-            "probabilities": {e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities, strict=True)},
+            "probabilities": probability_table(self.probabilities),
             "valence": round(self.valence, 4),
             "vader_compound": round(self.vader_compound, 4),
             "arousal_derived": round(self.arousal, 4),

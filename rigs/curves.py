@@ -11,10 +11,11 @@ import numpy as np
 
 from rigs.atomic import atomic_write
 from rigs.errors import InputFileError
+from rigs.frames import FrameSeries
 
 
 @dataclass
-class Curves:
+class Curves(FrameSeries):
     """`values` is `(frames, channels) float32` sampled at `fps`; column `j` is channel `channels[j]`.
 
     Frame `i` is at `i / fps` seconds. `metadata` holds JSON-serialisable facts (source audio, emotion...).
@@ -38,16 +39,6 @@ class Curves:
     @property
     def num_frames(self) -> int:
         return self.values.shape[0]
-
-    @property
-    def duration(self) -> float:
-        """Seconds covered by the frames."""
-        return self.num_frames / self.fps
-
-    @property
-    def times(self) -> np.ndarray:
-        """`(frames,) float64` seconds of each frame."""
-        return np.arange(self.num_frames) / self.fps
 
     def __getitem__(self, channel: str) -> np.ndarray:
         """The `(frames,)` column of one channel, by name."""

@@ -79,3 +79,22 @@ def ranked_emotions(probabilities: np.ndarray) -> list[tuple[str, float]]:
     """`(7,)` probabilities over `EMOTIONS` -> `(emotion, probability)` pairs, most likely first."""
     order = np.argsort(-np.asarray(probabilities))
     return [(EMOTIONS[i], float(probabilities[i])) for i in order]
+
+
+def probability_table(probabilities: np.ndarray, digits: int = 4) -> dict[str, float]:
+    """`(7,)` probabilities over `EMOTIONS` -> `{emotion: probability}`, rounded for JSON."""
+    return {e: round(float(p), digits) for e, p in zip(EMOTIONS, probabilities, strict=True)}
+
+
+class RankedEmotions:
+    """Mixin for estimates holding `probabilities` `(7,)` over `EMOTIONS`: the top class and the ranking."""
+
+    probabilities: np.ndarray
+
+    @property
+    def top(self) -> str:
+        return self.ranked()[0][0]
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """`(emotion, probability)` pairs, most likely first."""
+        return ranked_emotions(self.probabilities)

@@ -11,6 +11,7 @@ import numpy as np
 
 from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from rigs.curves import Curves
+from rigs.frames import FrameSeries
 
 HEAD_CHANNELS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
 EYE_CHANNELS: tuple[str, ...] = ("leftEyeYaw", "leftEyePitch", "rightEyeYaw", "rightEyePitch")
@@ -19,7 +20,7 @@ SUPPORTED_FPS: tuple[float, ...] = (24.0, 25.0, 30.0, 50.0, 60.0)
 
 
 @dataclass
-class FaceMotion:
+class FaceMotion(FrameSeries):
     """Per-frame face animation at `fps`.
 
     - `blendshapes`: `(frames, 52) float32` in [0, 1], ARKit order (`rigs.arkit.ARKIT_NAMES`);
@@ -51,14 +52,6 @@ class FaceMotion:
     @property
     def num_frames(self) -> int:
         return len(self.blendshapes)
-
-    @property
-    def duration(self) -> float:
-        return self.num_frames / self.fps
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.arange(self.num_frames) / self.fps
 
     def __getitem__(self, channel: str) -> np.ndarray:
         """One channel's `(frames,)` values by name (ARKit, head or eye channel)."""

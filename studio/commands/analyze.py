@@ -93,9 +93,7 @@ def analyze(
 
 def _analyze_image(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotate_out) -> ImageAnalysis:
     image = load_image(path)
-    result = pipeline.image(image, source=str(path))
-    if not result.faces:
-        raise InputFileError(path, f"no face found in the {result.width}x{result.height} image")
+    result = pipeline.image(image, source=str(path)).require_face(path)
     console.print(faces_table(result.faces, f"{path.name}: {len(result.faces)} face(s)"))
     if json_out:
         result.save_json(json_out)
@@ -136,10 +134,7 @@ def _analyze_video(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotat
         if writer is not None:
             writer.abort()
         raise
-    if not result.frames:
-        raise InputFileError(path, "video has no frames")
-    if result.detected_fraction == 0:
-        raise InputFileError(path, f"no face found in any of the {len(result.frames)} frames")
+    result.require_face(path)
     _print_video_summary(path, result)
     if json_out:
         result.save_json(json_out)

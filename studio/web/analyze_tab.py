@@ -64,9 +64,7 @@ def _image(ctx: StudioContext, job: Job, path: Path, name: str, max_faces: int):
 
     job.step(0.1, "finding faces")
     image = load_image(path)
-    result = ctx.models.face_analysis().image(image, source=name)
-    if not result.faces:
-        raise InputFileError(name, f"no face found in the {result.width}x{result.height} image")
+    result = ctx.models.face_analysis().image(image, source=name).require_face(name)
     result.faces = result.faces[:max_faces]
     job.step(0.7, "drawing and plotting")
     out = job.folder
@@ -123,10 +121,7 @@ def _video(ctx: StudioContext, job: Job, path: Path, name: str):
     except BaseException:
         writer.abort()
         raise
-    if not result.frames:
-        raise InputFileError(name, "video has no frames")
-    if result.detected_fraction == 0:
-        raise InputFileError(name, f"no face found in any of the {len(result.frames)} frames")
+    result.require_face(name)
     job.step(0.9, "plotting")
     times = result.times
     emotion = plot_emotion_over_time(times, result.probabilities, out / f"{stem}_emotion.png",
