@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -32,3 +36,37 @@ def analysis_pipeline(face_analyzer):
     from recognition.identity import IdentityEncoder
 
     return FaceAnalysisPipeline(face_analyzer, identity=IdentityEncoder())
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """`mount_tmpfs(name, size="64k", read_only=False)` -> a fresh tmpfs mounted under tmp_path: a real full
+    or read-only disk. Skipped where this process may not mount (not root)."""
+    mounted: list[Path] = []
+
+    def mount(name: str, size: str = "64k", read_only: bool = False) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, mount_tmpfs):
+    """A folder this process cannot write to: a read-only tmpfs for root (who ignores permissions),
+    a folder without write permission for everyone else."""
+    if os.geteuid() == 0:
+        yield mount_tmpfs("read-only", read_only=True)
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o555)
+    yield folder
+    folder.chmod(0o755)

@@ -6,7 +6,6 @@ folder. Good input with unicode and spaces in its paths works. Read-only and ful
 from __future__ import annotations
 
 import shutil
-import subprocess
 import wave
 from pathlib import Path
 
@@ -155,27 +154,6 @@ def test_unicode_and_spaces_in_paths_work(tmp_path, capsys):
 
 
 # -- real read-only and full disks ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def mount_tmpfs(tmp_path):
-    """`mount_tmpfs(name, size="64k", read_only=False)` -> a fresh tmpfs mounted under tmp_path; skipped where
-    this process may not mount (not root, or no mount namespace rights)."""
-    mounted: list[Path] = []
-
-    def mount(name: str, size: str = "64k", read_only: bool = False) -> Path:
-        point = tmp_path / name
-        point.mkdir()
-        options = f"size={size}" + (",ro" if read_only else "")
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", str(point)], check=False)
 
 
 def test_read_only_folder(mount_tmpfs, capsys):

@@ -400,7 +400,8 @@ def test_cli_errors_are_one_line(identities_dir, tmp_path, capsys):
     spec = write_spec(tmp_path / "tiny.json", tiny_spec(identities_dir))
     blocker = tmp_path / "a_file"
     blocker.write_text("in the way")
-    assert_one_line_error(capsys, run_cli(["synth", spec, "-o", blocker / "out"]), "a_file/out", "a_file is a file, not a folder")
+    code = run_cli(["synth", spec, "-o", blocker / "out"])
+    assert_one_line_error(capsys, code, "a_file/out", "a_file is a file, not a folder")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"x")
