@@ -26,6 +26,15 @@ from rigs.arkit import ARKIT_NAMES, arkit_vector
 log = logging.getLogger(__name__)
 
 
+# The blendshapes MediaPipe's model reads reliably off a face (the rest stay near zero or follow others);
+# what re-detection scores (talking-face fidelity, synthetic read-back) compare.
+RELIABLE_BLENDSHAPES: tuple[str, ...] = (
+    "jawOpen", "mouthClose", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthPucker", "mouthFunnel", "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight",
+    "eyeSquintLeft", "eyeSquintRight", "browInnerUp", "browDownLeft", "browDownRight",
+    "browOuterUpLeft", "browOuterUpRight",
+)  # fmt: skip
+
 @dataclass
 class HeadPose:
     """Head rotation in degrees, from the landmarker's 4x4 face transformation matrix.

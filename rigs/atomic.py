@@ -4,6 +4,7 @@ jobs never see a half-written file and a failed write leaves nothing behind."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,19 +22,27 @@ def describe_os_error(error: OSError) -> str:
 def check_writable(path: str | Path) -> Path:
     """Fail early, before any work, if `path` cannot be created; returns it as a `Path`."""
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputFileError(path, "is a directory, expected a file path")
-    if parent.exists() and not parent.is_dir():
-        raise OutputFileError(path, f"{parent} is a file, not a folder")
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OutputFileError(path, f"cannot create folder {parent} ({describe_os_error(error)})") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputFileError(path, f"folder {parent} is not writable")
+    check_writable_folder(path.parent if str(path.parent) else Path("."), target=path)
     return path
+
+
+def check_writable_folder(folder: str | Path, target: str | Path | None = None) -> Path:
+    """Fail early if `folder` cannot be created or written to (the error names `target`, default the
+    folder); creates it; returns it as a `Path`."""
+    folder = Path(folder)
+    target = folder if target is None else target
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise OutputFileError(target, f"{blocker} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFileError(target, f"cannot create folder {folder} ({describe_os_error(error)})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputFileError(target, f"folder {folder} is not writable")
+    return folder
 
 
 def _pid_alive(pid: int) -> bool:
@@ -50,16 +59,12 @@ def remove_stale_parts(path: Path) -> int:
     """Delete temporary files that killed writers of `path` left behind (their process is gone);
     returns how many. Temporary names carry the writer's pid: `.<name>.<pid>.<random>.part...`."""
     removed = 0
-    for part in path.parent.glob(f".{glob_escape(path.name)}.*.part*"):
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part*"):
         pid = part.name[len(path.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             part.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def temporary_file(path: Path, suffix: str = ".part") -> Path:
@@ -72,23 +77,6 @@ def temporary_file(path: Path, suffix: str = ".part") -> Path:
         raise OutputFileError(path, describe_os_error(error)) from None
     os.close(fd)
     return Path(name)
-
-
-def check_writable_folder(folder: str | Path) -> Path:
-    """Fail early if `folder` cannot be created or written to; returns it as a `Path`."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputFileError(folder, "is a file, not a folder")
-    blocker = next((p for p in folder.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise OutputFileError(folder, f"{blocker} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputFileError(folder, f"cannot create the folder ({describe_os_error(error)})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputFileError(folder, "the folder is not writable")
-    return folder
 
 
 @contextlib.contextmanager

@@ -44,7 +44,7 @@ import numpy as np
 
 from recognition.audio import Audio
 from recognition.emotion_track import EmotionTrack
-from recognition.face import FaceAnalyzer, FaceObservation
+from recognition.face import RELIABLE_BLENDSHAPES, FaceAnalyzer, FaceObservation
 from recognition.face_crop import crop_square, identity_box
 from recognition.fer import ExpressionRecognizer
 from recognition.identity import IDENTITY_SIZE, IdentityEncoder, cosine_similarity
@@ -53,14 +53,9 @@ from rigs.atomic import atomic_write
 from rigs.emotions import EMOTIONS
 from rigs.motion import HEAD_CHANNELS, FaceMotion
 
-# Channels whose re-detection is compared with the request: the ones MediaPipe's blendshape model reads
+# Channels whose re-detection is compared with the request: the blendshapes the landmarker reads
 # reliably, and the head pose.
-FIDELITY_CHANNELS: tuple[str, ...] = (
-    "jawOpen", "mouthClose", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
-    "mouthPucker", "mouthFunnel", "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight",
-    "eyeSquintLeft", "eyeSquintRight", "browInnerUp", "browDownLeft", "browDownRight",
-    "browOuterUpLeft", "browOuterUpRight", *HEAD_CHANNELS,
-)  # fmt: skip
+FIDELITY_CHANNELS: tuple[str, ...] = (*RELIABLE_BLENDSHAPES, *HEAD_CHANNELS)
 # A channel is scored only if its request moves: standard deviation at least this (weights, degrees).
 MIN_REQUESTED_STD = {"weight": 0.02, "degrees": 0.5}
 # What the plot shows (and the report keeps per frame): name -> the channels averaged into it.

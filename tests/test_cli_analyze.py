@@ -145,7 +145,7 @@ def test_unwritable_output(tmp_path, capsys):
     code = run_cli(["analyze", PORTRAIT, "--json", blocker / "out.json"])
     assert_one_line_error(capsys, code, "out.json", "is a file, not a folder")
     code = run_cli(["analyze", PORTRAIT, "--json", blocker / "sub" / "out.json"])
-    assert_one_line_error(capsys, code, "out.json", "cannot create folder")
+    assert_one_line_error(capsys, code, "out.json", "blocker is a file, not a folder")  # the real obstacle, named
 
 
 def test_wrong_annotation_suffix(tmp_path, capsys):

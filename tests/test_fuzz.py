@@ -31,6 +31,18 @@ def _one_line_error(error: AffectStudioError) -> None:
     assert message and "\n" not in message and "Traceback" not in message
 
 
+def _loaded_or_refused(load, path, names_file: bool = False):
+    """`load(path)`, or None when it refused the file with a one-line `AffectStudioError` (naming the file
+    if `names_file`); any other exception fails the test."""
+    try:
+        return load(path)
+    except AffectStudioError as error:
+        _one_line_error(error)
+        if names_file:
+            assert path.name in str(error)
+        return None
+
+
 # -- emotion specs -----------------------------------------------------------------------------------
 
 emotion_words = st.sampled_from([*EMOTIONS, "joy", "HAPPY", "va", "auto", "", "?", "s"])
@@ -93,11 +105,8 @@ def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
 def test_random_bytes_are_refused_as_audio(tmp_path, data, suffix):
     path = tmp_path / f"noise{suffix}"
     path.write_bytes(data)
-    try:
-        audio = load_audio(path)
-    except AffectStudioError as error:
-        _one_line_error(error)
-        assert str(path.name) in str(error)
+    audio = _loaded_or_refused(load_audio, path, names_file=True)
+    if audio is None:
         return
     assert audio.samples.dtype == np.float32 and np.all(np.isfinite(audio.samples))
 
@@ -112,10 +121,8 @@ def test_wav_files_load_or_are_refused_after_any_truncation(tmp_path, samples, r
     data = _wav_bytes(samples, rate)
     path = tmp_path / "speech.wav"
     path.write_bytes(data[: max(0, len(data) - cut)])
-    try:
-        audio = load_audio(path)
-    except AffectStudioError as error:
-        _one_line_error(error)
+    audio = _loaded_or_refused(load_audio, path)
+    if audio is None:
         return
     assert audio.sample_rate == 16000 and np.all(np.isfinite(audio.samples))
     assert np.abs(audio.samples).max(initial=0) <= 1.01
@@ -126,10 +133,8 @@ def test_wav_files_load_or_are_refused_after_any_truncation(tmp_path, samples, r
 def test_random_bytes_are_refused_as_images(tmp_path, data, suffix):
     path = tmp_path / f"photo{suffix}"
     path.write_bytes(data)
-    try:
-        image = load_image(path)
-    except AffectStudioError as error:
-        _one_line_error(error)
+    image = _loaded_or_refused(load_image, path)
+    if image is None:
         return
     assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
 
@@ -145,10 +150,8 @@ def test_truncated_pngs_are_refused_or_load(tmp_path, width, height, cut):
     data = buffer.getvalue()
     path = tmp_path / "cut.png"
     path.write_bytes(data[: max(1, len(data) - cut)])
-    try:
-        image = load_image(path)
-    except AffectStudioError as error:
-        _one_line_error(error)
+    image = _loaded_or_refused(load_image, path)
+    if image is None:
         return
     assert image.shape == (height, width, 3)
 
@@ -211,3 +214,32 @@ def test_live_link_reader_refuses_garbage_in_one_line(tmp_path, text):
         _one_line_error(error)
         return
     assert np.all(np.isfinite(motion.blendshapes))
+
+
+# -- dataset specs -----------------------------------------------------------------------------------
+
+spec_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True), st.text(max_size=8),
+              st.sampled_from([*EMOTIONS, "joy", "AU25", "train", "ray"])),  # fmt: skip
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
+spec_fields = st.sampled_from([
+    "emotions", "intensities", "action_units", "images_per_cell", "head_pose", "gaze", "augment", "resolution",
+    "seed", "splits", "quality", "parquet", "max_identity_yaw", "png_compression", "emotoins",
+])  # fmt: skip
+
+
+@FUZZ
+@given(st.dictionaries(spec_fields, spec_values, max_size=4))
+def test_dataset_specs_load_or_are_refused_in_one_line(tmp_path, fields):
+    from generation.synthetic import DatasetSpec
+
+    data = {"identities": [str(tmp_path)], **fields}
+    try:
+        spec = DatasetSpec.from_dict(data, base_dir=tmp_path)
+    except AffectStudioError as error:
+        _one_line_error(error)
+        return
+    # a spec that loads round-trips through its dict form
+    assert DatasetSpec.from_dict(spec.to_dict(), base_dir=tmp_path).to_dict() == spec.to_dict()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from recognition.emotion_track import EmotionTrack
@@ -46,13 +48,16 @@ SPEECH_STRETCH = {
 }
 
 
+@functools.cache
 def expression_prototypes() -> np.ndarray:
-    """`(7, 52) float32`: each emotion's full-strength ARKit pose (rows in `EMOTIONS` order)."""
+    """`(7, 52) float32`, read-only: each emotion's full-strength ARKit pose (rows in `EMOTIONS` order).
+    Built once per process (the synthetic-data renderer asks for it per image)."""
     table = np.zeros((len(EMOTIONS), len(ARKIT_NAMES)), np.float32)
     for row, emotion in enumerate(EMOTIONS):
         for au, strength in AU_STRENGTHS[emotion].items():
             for channel in ACTION_UNIT_BY_NUMBER[au].arkit:
                 table[row, ARKIT_INDEX[channel]] = max(table[row, ARKIT_INDEX[channel]], strength)
+    table.flags.writeable = False
     return table
 
 

@@ -8,8 +8,9 @@ The scores (DESIGN §4, for stills):
 - **detectability**: the face landmarker finds a face in the image;
 - **emotion agreement**: the FER ensemble's probability of the requested class (and its top class);
 - **blendshape read-back**: mean absolute error between the landmarker's blendshapes and what was asked,
-  over the channels it reads reliably. Expression channels are absolute on the rig; the others are
-  offsets from the portrait, so for those the portrait's own reading is added to the request;
+  over the channels it reads reliably (`recognition.face.RELIABLE_BLENDSHAPES`). Expression channels are
+  absolute on the rig; the others are offsets from the portrait, so for those the portrait's own reading
+  is added to the request;
 - **identity cosine**: face-descriptor cosine between the image and the portrait.
 
 The decision is SynFER's pseudo-label calibration: a sample whose FER reading disagrees with the request
@@ -25,21 +26,14 @@ import numpy as np
 
 from generation.synthetic.spec import QualitySpec
 from generation.talking_face.rig import EXPRESSION_CHANNELS
-from recognition.face import FaceAnalyzer, FaceAnalyzerConfig
+from recognition.face import RELIABLE_BLENDSHAPES, FaceAnalyzer, FaceAnalyzerConfig
 from recognition.face_crop import crop_square, identity_box
 from recognition.fer import ExpressionRecognizer
 from recognition.identity import IDENTITY_SIZE, IdentityEncoder, cosine_similarity
 from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from rigs.emotions import EMOTION_INDEX, EMOTIONS, valence_arousal
 
-# The channels MediaPipe's blendshape model reads reliably (as `studio.scoring` scores motion fidelity).
-READBACK_CHANNELS: tuple[str, ...] = (
-    "jawOpen", "mouthClose", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
-    "mouthPucker", "mouthFunnel", "eyeBlinkLeft", "eyeBlinkRight", "eyeWideLeft", "eyeWideRight",
-    "eyeSquintLeft", "eyeSquintRight", "browInnerUp", "browDownLeft", "browDownRight",
-    "browOuterUpLeft", "browOuterUpRight",
-)  # fmt: skip
-_READBACK = np.array([ARKIT_INDEX[name] for name in READBACK_CHANNELS])
+_READBACK = np.array([ARKIT_INDEX[name] for name in RELIABLE_BLENDSHAPES])
 _OFFSET = np.ones(len(ARKIT_NAMES), bool)
 _OFFSET[EXPRESSION_CHANNELS] = False
 
@@ -53,7 +47,7 @@ def expected_blendshapes(arkit: np.ndarray, rest: np.ndarray) -> np.ndarray:
 
 
 def readback_error(redetected: np.ndarray, expected: np.ndarray) -> float:
-    """Mean absolute error over `READBACK_CHANNELS` of two `(52,)` blendshape vectors."""
+    """Mean absolute error over `RELIABLE_BLENDSHAPES` of two `(52,)` blendshape vectors."""
     return float(np.abs(np.asarray(redetected)[_READBACK] - np.asarray(expected)[_READBACK]).mean())
 
 

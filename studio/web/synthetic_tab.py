@@ -316,25 +316,23 @@ def build(ctx: StudioContext) -> dict:
         control.change(lambda *v: plan_text(ctx, *v), counted, plan, queue=False, show_progress="hidden",
                        api_visibility="private")  # fmt: skip
 
-    async def synthetic_preview(
-        uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment, resolution, seed,
-        progress=gr.Progress(),
-    ):  # fmt: skip
-        values = (uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment,
-                  resolution, seed)  # fmt: skip
-        async for outputs in stream_job(ctx.workspace, "synth-preview",
-                                        lambda job, show: preview(ctx, job, show, *values), progress):  # fmt: skip
-            yield outputs
+    def streamed(kind: str, work):
+        """An event handler that runs `work(ctx, job, show, *form values)` as a streamed, cancellable job."""
 
-    async def synthetic_run(
-        uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment, resolution, seed,
-        progress=gr.Progress(),
-    ):  # fmt: skip
-        values = (uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment,
-                  resolution, seed)  # fmt: skip
-        async for outputs in stream_job(ctx.workspace, "synth",
-                                        lambda job, show: make_dataset(ctx, job, show, *values), progress):  # fmt: skip
-            yield outputs
+        async def handler(
+            uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment, resolution,
+            seed, progress=gr.Progress(),
+        ):  # fmt: skip
+            values = (uploads, emotions, intensities, action_units, images_per_cell, yaw, pitch, roll, augment,
+                      resolution, seed)  # fmt: skip
+            async for outputs in stream_job(ctx.workspace, kind, lambda job, show: work(ctx, job, show, *values),
+                                            progress):  # fmt: skip
+                yield outputs
+
+        return handler
+
+    synthetic_preview = streamed("synth-preview", preview)
+    synthetic_run = streamed("synth", make_dataset)
 
     def show_table(rows):
         return gr.update(visible=rows is not None and len(rows) > 0)
