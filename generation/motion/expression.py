@@ -15,15 +15,29 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # AU intensities of each emotion at full strength: the EMFACS prototypes of `rigs.facs` (each of their
 # units at least 0.5) plus alternatives seen in posed databases, with strengths calibrated by
 # `scripts/calibrate_expressions.py` so that photos rendered with them read as the emotion to the FER
-# ensemble (jointly on the two bundled sample faces; the jaw is left to speech). Lips part (AU25) comes
+# ensemble (on the bundled sample faces; anger and disgust with their EMFACS variants: upper lip raised,
+# lip corners down, a little jaw drop). The jaw is otherwise left to speech, and lips part (AU25) comes
 # from speech.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
     "happy": {6: 0.5, 12: 0.5, 14: 0.61},
     "sad": {1: 1.0, 4: 0.73, 15: 0.53, 28: 1.0, 16: 0.51, 7: 0.75},
-    "angry": {4: 1.0, 5: 0.63, 7: 0.57, 23: 0.58, 24: 0.5, 10: 0.6, 17: 0.27, 28: 0.83},
+    "angry": {
+        4: 1.0,
+        5: 0.5,
+        7: 0.56,
+        23: 0.59,
+        24: 0.79,
+        9: 0.94,
+        10: 0.93,
+        15: 0.89,
+        16: 0.25,
+        17: 0.06,
+        28: 0.11,
+        26: 0.17,
+    },
     "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.5, 20: 0.5, 26: 0.22, 15: 0.77},
-    "disgusted": {9: 0.75, 15: 0.57, 16: 0.75, 10: 0.35, 4: 0.68, 7: 0.72, 6: 0.29},
+    "disgusted": {9: 0.75, 15: 0.52, 16: 0.5, 17: 1.0, 4: 0.56, 7: 0.99, 6: 0.2, 26: 0.23},
     "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.28, 22: 0.95},
 }
 
