@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never send usage data, whatever the environment says
-
-from studio.web.context import DEFAULT_HOST, DEFAULT_PORT  # noqa: E402
+from studio.web.context import DEFAULT_HOST, DEFAULT_PORT  # studio.web switches Gradio's analytics off
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

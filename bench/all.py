@@ -44,9 +44,9 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
 
 # Peers that cannot run here, with where their figure comes from.
 PEERS = [
-    ("lip sync", "Rhubarb Lip Sync 1.13, PocketSphinx recogniser", "RTF 0.25",
+    ("rig curves", "Rhubarb Lip Sync 1.13, PocketSphinx recogniser", "RTF 0.25",
      "measured on this machine by the issue's author (issue 4); not in a registry we may install from"),
-    ("lip sync", "Rhubarb Lip Sync 1.13, phonetic recogniser", "RTF 0.047",
+    ("rig curves", "Rhubarb Lip Sync 1.13, phonetic recogniser", "RTF 0.047",
      "same source; the same allphone method as ours"),
     ("talking face", "SadTalker / EchoMimic / Hallo", "minutes to hours per minute of video",
      "need a large GPU and hub weights (issue 5); cannot run here"),

@@ -132,7 +132,7 @@ def main() -> None:
                f"p50 {np.percentile(done, 50):.1f} s, p95 {np.percentile(done, 95):.1f} s",
                "all complete", f"{len(done)}/{args.requests} done, {len(errors)} errors, "
                f"{len(done) / wall_s:.2f} req/s")  # fmt: skip
-    table.add_row("one request, idle app", f"{alone_s:.1f} s", "after warm-up")
+    table.add_row("one request, idle app", f"{alone_s:.1f} s", "the first after warm-up (first-call costs in)")
     table.add_row("models warm-up", f"{warm_s:.1f} s", "once per process, before serving")
     console.print(table)
     if errors:

@@ -41,7 +41,6 @@ class RigCurvesPipeline:
     def __init__(self, speech: SpeechAnalysisPipeline | None = None, motion: MotionConfig | None = None):
         self.speech = speech or SpeechAnalysisPipeline()
         self.motion = motion or MotionConfig()
-        self._loaded = False
 
     def __call__(
         self,
@@ -61,9 +60,9 @@ class RigCurvesPipeline:
         """
         spec = parse_emotion_spec(emotion) if isinstance(emotion, str) else emotion
         seconds: dict[str, float] = {}
-        if not self._loaded:
-            seconds["loading models (once per process)"] = self.speech.load_models()
-            self._loaded = True
+        loading = self.speech.load_models()  # once per speech pipeline
+        if loading:
+            seconds["loading models (once)"] = loading
         timeline = None
         if audio is None:
             if not text or not text.strip():

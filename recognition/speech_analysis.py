@@ -8,6 +8,7 @@ speech emotion, text emotion — fused into one per-frame `EmotionTrack`.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,21 +74,28 @@ class SpeechAnalysisPipeline:
         self.ser = ser or SpeechEmotionRecognizer()
         self.text = text
         self.fusion = fusion or FusionConfig()
+        self._loading = threading.Lock()
+        self._loaded = False
 
     def load_models(self) -> float:
         """Load the text encoder, compile the prosody code and start the phone decoding workers now (all
-        happen on first use otherwise), so per-stage timings measure work, not start-up; returns seconds."""
+        happen on first use otherwise), so per-stage timings measure work, not start-up. Does it once per
+        pipeline; returns the seconds it took (0 when already done)."""
         import numpy as np
 
         from recognition.phonemes.chunking import warm_up
 
-        clock = time.perf_counter()
-        warm_up()
-        self.text = self.text or TextEmotionRecognizer()
-        self.text.recognize("Warm up.")
-        tone = np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000).astype(np.float32) * 0.3
-        self.ser.recognize(Audio(tone), 30.0)
-        return time.perf_counter() - clock
+        with self._loading:
+            if self._loaded:
+                return 0.0
+            clock = time.perf_counter()
+            warm_up()
+            self.text = self.text or TextEmotionRecognizer()
+            self.text.recognize("Warm up.")
+            tone = np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000).astype(np.float32) * 0.3
+            self.ser.recognize(Audio(tone), 30.0)
+            self._loaded = True
+            return time.perf_counter() - clock
 
     def __call__(
         self,

@@ -67,10 +67,12 @@ def remove_stale_parts(path: Path) -> int:
     return removed
 
 
-def temporary_file(path: Path, suffix: str = ".part") -> Path:
+def temporary_file(path: Path, suffix: str = ".part", remove_stale: bool = True) -> Path:
     """Create an empty temporary file beside `path`, named for it and this process (see
-    `remove_stale_parts`); stale ones from killed runs are removed first."""
-    remove_stale_parts(path)
+    `remove_stale_parts`); stale ones from killed runs are removed first, unless the caller cleans its
+    whole folder once itself (`remove_stale=False`: the scan lists the folder, costly per file in a big one)."""
+    if remove_stale:
+        remove_stale_parts(path)
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
     except OSError as error:
@@ -80,13 +82,14 @@ def temporary_file(path: Path, suffix: str = ".part") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """`with atomic_write(p, "w") as f: ...` writes `p` whole or not at all.
+def atomic_write(path: str | Path, mode: str = "wb", remove_stale: bool = True) -> Iterator[IO]:
+    """`with atomic_write(p, "w") as f: ...` writes `p` whole or not at all (`remove_stale`: see
+    `temporary_file`).
 
     OS failures (read-only folder, full disk) become `OutputFileError` naming `path`.
     """
     path = check_writable(path)
-    tmp = temporary_file(path)
+    tmp = temporary_file(path, remove_stale=remove_stale)
     try:
         with open(tmp, mode) as f:
             yield f

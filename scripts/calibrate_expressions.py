@@ -32,7 +32,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generation.motion.expression import AU_STRENGTHS  # noqa: E402
+from generation.motion.expression import AU_STRENGTHS, action_unit_pose  # noqa: E402
 from generation.talking_face.renderer import WarpRenderer  # noqa: E402
 from recognition.face import FaceAnalyzer  # noqa: E402
 from recognition.fer import ExpressionRecognizer  # noqa: E402
@@ -40,60 +40,33 @@ from recognition.image_io import load_image  # noqa: E402
 from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES  # noqa: E402
 from rigs.assets import sample_path  # noqa: E402
 from rigs.emotions import EMOTIONS  # noqa: E402
-from rigs.facs import ACTION_UNIT_BY_NUMBER  # noqa: E402
+from rigs.facs import EMOTION_PROTOTYPES  # noqa: E402
 
 # Units searched per emotion with their (low, high) strengths: the EMFACS prototype's units must show
 # (low 0.5, clearly visible on a 3D rig too), alternatives seen in posed databases or EMFACS variants may
 # (anger's 4+5+7+10+23+25/26 and 4+5+7+17+24, disgust's 9+10+17 and 4+7+9); AU26 (jaw drop) stays small:
 # speech drives the jaw. Without those variants a 2D warp of a photo never read as angry (p < 0.1).
-CORE, EXTRA = (0.5, 1.0), (0.0, 1.0)
-SEARCH_SPACE: dict[str, dict[int, tuple[float, float]]] = {
-    "happy": {6: CORE, 12: CORE, 7: EXTRA, 10: EXTRA, 14: EXTRA},
-    "sad": {1: CORE, 4: CORE, 15: CORE, 17: EXTRA, 24: EXTRA, 28: EXTRA, 16: EXTRA, 7: EXTRA},
-    "angry": {
-        4: CORE,
-        5: CORE,
-        7: CORE,
-        23: CORE,
-        24: CORE,
-        9: EXTRA,
-        10: EXTRA,
-        15: EXTRA,
-        16: EXTRA,
-        17: EXTRA,
-        20: EXTRA,
-        28: EXTRA,
-        26: (0.0, 0.35),
-    },  # fmt: skip
-    "fearful": {1: CORE, 2: CORE, 4: CORE, 5: CORE, 20: CORE, 26: (0.1, 0.35), 15: EXTRA, 16: EXTRA},
-    "disgusted": {
-        9: CORE,
-        15: CORE,
-        16: CORE,
-        10: EXTRA,
-        17: EXTRA,
-        4: EXTRA,
-        7: EXTRA,
-        6: EXTRA,
-        20: EXTRA,
-        24: EXTRA,
-        28: EXTRA,
-        26: (0.0, 0.35),
-    },  # fmt: skip
-    "surprised": {1: CORE, 2: CORE, 5: CORE, 26: (0.1, 0.35), 22: EXTRA, 16: EXTRA},
+CORE, EXTRA, JAW = (0.5, 1.0), (0.0, 1.0), (0.1, 0.35)
+# Alternatives searched on top of each emotion's EMFACS units (`rigs.facs.EMOTION_PROTOTYPES`).
+ALTERNATIVES: dict[str, tuple[int, ...]] = {
+    "happy": (7, 10, 14),
+    "sad": (17, 24, 28, 16, 7),
+    "angry": (9, 10, 15, 16, 17, 20, 28, 26),
+    "fearful": (15, 16),
+    "disgusted": (10, 17, 4, 7, 6, 20, 24, 28, 26),
+    "surprised": (22, 16),
 }
 
 
+def search_space(emotion: str) -> dict[int, tuple[float, float]]:
+    """`{AU: (low, high)}`: the EMFACS units from `CORE` (a jaw drop from `JAW`; lips part is speech's),
+    then the alternatives from 0 (a jaw drop at most `JAW`'s high)."""
+    units = {au: JAW if au == 26 else CORE for au in EMOTION_PROTOTYPES[emotion] if au != 25}
+    return units | {au: (0.0, JAW[1]) if au == 26 else EXTRA for au in ALTERNATIVES[emotion]}
+
+
+SEARCH_SPACE = {emotion: search_space(emotion) for emotion in ALTERNATIVES}
 JAW_OPEN = np.eye(len(ARKIT_NAMES), dtype=np.float32)[ARKIT_INDEX["jawOpen"]]
-
-
-def arkit_pose(strengths: dict[int, float]) -> np.ndarray:
-    """`(52,)` ARKit weights of AU strengths (the same rule as `expression_prototypes`)."""
-    pose = np.zeros(len(ARKIT_NAMES), np.float32)
-    for au, strength in strengths.items():
-        for channel in ACTION_UNIT_BY_NUMBER[au].arkit:
-            pose[ARKIT_INDEX[channel]] = max(pose[ARKIT_INDEX[channel]], strength)
-    return pose
 
 
 # Jaw openings the judge renders each pose at: a talking face spends its time between closed and half open,
@@ -129,7 +102,7 @@ def search(judges: list[Judge], emotion: str, steps: int, rng: np.random.Generat
     target = EMOTIONS.index(emotion)
 
     def score(x: np.ndarray) -> float:
-        pose = arkit_pose(dict(zip(units, x, strict=True)))
+        pose = action_unit_pose(dict(zip(units, x, strict=True)))
         log_p = np.mean([np.log(judge(pose)[target] + 1e-4) for judge in judges])
         return float(log_p - 0.3 * np.mean(x))
 
@@ -180,7 +153,7 @@ def main() -> None:
         for emotion in EMOTIONS:
             cells = []
             for name, judge in judges.items():
-                p = judge(arkit_pose(strengths[emotion]))
+                p = judge(action_unit_pose(strengths[emotion]))
                 top = EMOTIONS[int(np.argmax(p))]
                 hits[name] += top == emotion and emotion != "neutral"
                 cells.append(f"{p[EMOTIONS.index(emotion)]:.2f} {top}")

@@ -60,8 +60,7 @@ def plot_emotion_over_time(
     probabilities = np.asarray(probabilities, dtype=np.float32)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, height_ratios=[3, 2])
     _class_bands(top, times, probabilities, title)
-    va = valence_arousal(np.nan_to_num(probabilities))
-    va[np.isnan(probabilities).any(axis=1)] = np.nan
+    va = valence_arousal(probabilities)  # NaN rows (no face) stay NaN
     _valence_arousal(bottom, times, va[:, 0], va[:, 1], "derived")
     bottom.set_xlabel("time (s)")
     return _save(fig, path)

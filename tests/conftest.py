@@ -56,7 +56,7 @@ def mount_tmpfs(tmp_path):
 
     yield mount
     for point in mounted:
-        subprocess.run(["umount", str(point)], check=False)
+        subprocess.run(["umount", "-l", str(point)], check=False)  # lazily: a test may still hold a file open
 
 
 @pytest.fixture

@@ -20,15 +20,12 @@ import av
 import numpy as np
 import pytest
 import soundfile
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
-
-from rigs.assets import sample_path  # noqa: E402
-from rigs.emotions import EMOTIONS  # noqa: E402
-from rigs.export import available_formats  # noqa: E402
+from rigs.assets import sample_path
+from rigs.emotions import EMOTIONS
+from rigs.export import available_formats
 
 PORTRAIT = sample_path("portrait.png")
 SPEECH = sample_path("speech.wav")

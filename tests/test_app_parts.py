@@ -10,14 +10,12 @@ import time
 import numpy as np
 import pytest
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from recognition.emotion_spec import parse_emotion_spec  # noqa: E402
-from rigs.errors import AffectStudioError, InputFileError  # noqa: E402
-from studio.web.controls import AUTO, CLASS, TIMELINE, VA, emotion_text, nearest_emotion  # noqa: E402
-from studio.web.jobs import Job, JobCancelled, Workspace, table_rows, user_message  # noqa: E402
-from studio.web.models import LockedFaceAnalyzer  # noqa: E402
-from studio.web.synthetic_tab import parse_action_units  # noqa: E402
+from recognition.emotion_spec import parse_emotion_spec
+from rigs.errors import AffectStudioError, InputFileError
+from studio.web.controls import AUTO, CLASS, TIMELINE, VA, emotion_text, nearest_emotion
+from studio.web.jobs import Job, JobCancelled, Workspace, table_rows, user_message
+from studio.web.models import LockedFaceAnalyzer
+from studio.web.synthetic_tab import parse_action_units
 
 
 def test_the_emotion_picker_writes_the_clis_specs():
@@ -85,7 +83,33 @@ def test_action_unit_field():
         parse_action_units("smile")
 
 
+class _ConcurrencyProbe:
+    """A stand-in analyzer that records how many calls overlap (a landmarker is not thread-safe)."""
+
+    def __init__(self):
+        self.inside = self.peak = 0
+        self._count = threading.Lock()
+
+    def __call__(self, image):
+        with self._count:
+            self.inside += 1
+            self.peak = max(self.peak, self.inside)
+        time.sleep(0.05)
+        with self._count:
+            self.inside -= 1
+        return []
+
+
 def test_the_shared_analyzer_serialises_still_images(face_analyzer, portrait):
+    probe = _ConcurrencyProbe()
+    locked = LockedFaceAnalyzer(probe)
+    threads = [threading.Thread(target=locked, args=(portrait,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert probe.peak == 1  # one call at a time through the lock
+
     shared = LockedFaceAnalyzer(face_analyzer)
     results = []
 

@@ -156,14 +156,14 @@ def test_unicode_and_spaces_in_paths_work(tmp_path, capsys):
 # -- real read-only and full disks ---------------------------------------------------------------------
 
 
-def test_read_only_folder(mount_tmpfs, capsys):
-    locked = mount_tmpfs("locked", read_only=True)
+def test_read_only_folder(read_only_folder, capsys):
+    locked = read_only_folder
     for argv, name in (
         (["talk", PORTRAIT, SPEECH, "-o", locked / "x.mp4"], "x.mp4"),
-        (["rig", SPEECH, "-o", locked], "locked"),
+        (["rig", SPEECH, "-o", locked], locked.name),
         (["analyze", PORTRAIT, "--json", locked / "faces.json"], "faces.json"),
     ):
-        assert_one_line_error(capsys, run_cli(argv), name)
+        assert_one_line_error(capsys, run_cli(argv), name, "not writable")
     assert _files_under(locked) == []
 
 

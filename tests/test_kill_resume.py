@@ -27,15 +27,19 @@ def _talk(audio: Path, out: Path) -> list[str]:
     return [*CLI, "talk", portrait, str(audio), "--resolution", "256", "--no-score", "-o", str(out)]
 
 
-def _run_and_kill(args: list[str], after_s: float) -> int | None:
+def _kill_while_writing(args: list[str], folder: Path, extra_s: float = 0.0) -> None:
+    """Start `args`, wait until its temporary output file appears in `folder` (it is rendering; the name
+    carries its pid, so a killed run's leftover does not count), wait `extra_s` more, and SIGKILL its whole
+    process group (its phone-decoder workers too) while it still runs."""
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        process.wait(timeout=after_s)
-        return process.returncode  # finished before the kill
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return None
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(f".*.{process.pid}.*.part*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(extra_s)
+    running = process.poll() is None
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert running, f"the run ended (exit {process.returncode}) before it could be killed while writing"
 
 
 def _frames(video: Path) -> int:
@@ -53,12 +57,9 @@ def short_speech(tmp_path_factory) -> Path:
 def test_killed_talk_runs_leave_no_partial_output(tmp_path, short_speech):
     out = tmp_path / "talk.mp4"
     rng = np.random.default_rng(7)
-    killed = 0
-    for after in rng.uniform(1.0, 6.0, 2):
-        if _run_and_kill(_talk(short_speech, out), after) is None:
-            killed += 1
-            assert not out.exists(), f"a run killed after {after:.1f} s left {out.name}"
-    assert killed >= 1
+    for extra in rng.uniform(0.0, 0.4, 2):  # killed at random moments while the video is being written
+        _kill_while_writing(_talk(short_speech, out), tmp_path, extra)
+        assert not out.exists(), f"a run killed {extra:.2f} s into writing left {out.name}"
     done = subprocess.run(_talk(short_speech, out), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert abs(_frames(out) - 2.5 * 25) <= 1  # a whole, decodable video
@@ -69,14 +70,6 @@ def test_a_killed_rerun_keeps_the_earlier_video(tmp_path, short_speech):
     out = tmp_path / "talk.mp4"
     assert subprocess.run(_talk(short_speech, out), capture_output=True, timeout=300).returncode == 0
     before = hashlib.sha256(out.read_bytes()).hexdigest()
-    # wait until the rerun is rendering (its temporary file appears), then kill it
-    process = subprocess.Popen(
-        _talk(short_speech, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".talk.mp4.*.part*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)  # the whole group: its phone-decoder workers too
-    process.wait()
+    _kill_while_writing(_talk(short_speech, out), tmp_path)  # the rerun, killed while rendering
     assert hashlib.sha256(out.read_bytes()).hexdigest() == before
     assert abs(_frames(out) - 2.5 * 25) <= 1

@@ -55,6 +55,7 @@ def test_emotion_shows_in_the_right_channels():
 
     assert mean("mouthSmileLeft", "happy") > mean("mouthSmileLeft", "neutral") + 0.4
     assert mean("browInnerUp", "sad") > mean("browInnerUp", "neutral") + 0.4
+    assert mean("browDownLeft", "angry") > 0.5 > mean("browDownLeft", "happy")
     assert mean("browDownLeft", "angry") > mean("browDownLeft", "happy") + 0.4
     assert mean("eyeWideLeft", "surprised") > 0.4
     assert mean("noseSneerLeft", "disgusted") > 0.4

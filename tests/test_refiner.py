@@ -92,16 +92,25 @@ def test_refiner_repaints_only_the_mouth_and_is_deterministic(tiny_inpainting_di
     assert np.all(np.abs(rows - lips[:, 1].mean()) <= width)
 
 
-def test_a_talking_face_renders_through_the_refiner(tiny_inpainting_dir, tmp_path, face_analyzer):
+def test_a_talking_face_renders_through_the_refiner(tiny_inpainting_dir, tmp_path, face_analyzer, monkeypatch):
     config = TalkingFaceConfig(resolution=256, refiner=_config(tiny_inpainting_dir))
     pipeline = TalkingFacePipeline(config, analyzer=face_analyzer)
+    previous_patches = []
+    refine = MouthRefiner.__call__
+
+    def counting(self, crop, points, previous=None):
+        previous_patches.append(previous)
+        return refine(self, crop, points, previous)
+
+    monkeypatch.setattr(MouthRefiner, "__call__", counting)
     rate = 16000
     t = np.arange(int(0.6 * rate)) / rate
     syllables = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
     speech = Audio(syllables.astype(np.float32), rate, "tone")
     result = pipeline(sample_path("portrait.png"), audio=speech, emotion="happy", output=tmp_path / "refined.mp4")
     assert result.video_path.stat().st_size > 1000
-    assert pipeline.refiner.previous is not None  # frames went through it
+    assert len(previous_patches) == result.motion.num_frames  # every frame went through it
+    assert previous_patches[0] is None and all(p is not None for p in previous_patches[1:])  # blended in time
 
 
 def test_a_folder_that_is_not_a_pipeline_is_one_clear_error(tmp_path):

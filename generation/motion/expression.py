@@ -62,15 +62,21 @@ SPEECH_STRETCH = {
 }
 
 
+def action_unit_pose(strengths: dict[int, float]) -> np.ndarray:
+    """`(52,) float32` ARKit weights of AU intensities `{AU number: strength}`: each AU raises the channels
+    that express it (`rigs.facs`) to its strength; where AUs share a channel, the strongest wins."""
+    pose = np.zeros(len(ARKIT_NAMES), np.float32)
+    for au, strength in strengths.items():
+        for channel in ACTION_UNIT_BY_NUMBER[au].arkit:
+            pose[ARKIT_INDEX[channel]] = max(pose[ARKIT_INDEX[channel]], strength)
+    return pose
+
+
 @functools.cache
 def expression_prototypes() -> np.ndarray:
     """`(7, 52) float32`, read-only: each emotion's full-strength ARKit pose (rows in `EMOTIONS` order).
     Built once per process (the synthetic-data renderer asks for it per image)."""
-    table = np.zeros((len(EMOTIONS), len(ARKIT_NAMES)), np.float32)
-    for row, emotion in enumerate(EMOTIONS):
-        for au, strength in AU_STRENGTHS[emotion].items():
-            for channel in ACTION_UNIT_BY_NUMBER[au].arkit:
-                table[row, ARKIT_INDEX[channel]] = max(table[row, ARKIT_INDEX[channel]], strength)
+    table = np.stack([action_unit_pose(AU_STRENGTHS[emotion]) for emotion in EMOTIONS])
     table.flags.writeable = False
     return table
 

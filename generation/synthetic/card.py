@@ -22,8 +22,9 @@ from PIL import Image, ImageDraw
 from generation.synthetic.identities import IdentitySet
 from generation.synthetic.report import YieldReport
 from generation.synthetic.spec import SPLIT_NAMES, DatasetSpec
+from recognition.image_io import load_image
 from rigs.arkit import ARKIT_NAMES
-from rigs.atomic import atomic_write, check_writable, describe_os_error
+from rigs.atomic import atomic_write, check_writable, describe_os_error, temporary_file
 from rigs.emotions import EMOTIONS
 from rigs.errors import AffectStudioError, OutputFileError
 
@@ -84,7 +85,7 @@ def example_grid(out_dir: Path, examples: dict[str, list[dict]], path: Path, til
         y = row * (tile + 14)
         draw.text((6, y + tile // 2 - 6), label, fill="black")
         for col, record in enumerate(examples[label]):
-            image = cv2.imread(str(out_dir / record["image_path"]), cv2.IMREAD_COLOR)[..., ::-1]
+            image = load_image(out_dir / record["image_path"])
             image = cv2.resize(image, (tile, tile), interpolation=cv2.INTER_AREA)
             x = margin + col * tile
             sheet.paste(Image.fromarray(np.ascontiguousarray(image)), (x, y))
@@ -324,6 +325,7 @@ class ParquetExport:
         self.out_dir = out_dir
         self.rows_per_group = rows_per_group
         self._writers: dict[str, object] = {}
+        self._temporary: dict[str, Path] = {}  # split -> the file its writer fills
         self._rows: dict[str, list[dict]] = {}
         self.files: dict[str, Path] = {}
 
@@ -345,9 +347,10 @@ class ParquetExport:
         table = self._pa.Table.from_pylist(rows, schema=writer.schema if writer is not None else None)
         if writer is None:
             path = check_writable(self.out_dir / "parquet" / f"{split}.parquet")
-            tmp = path.with_name(f".{path.name}.part")  # renamed into place by close(): whole or not at all
+            tmp = temporary_file(path)  # renamed into place by close(): whole or not at all
             writer = self._pq.ParquetWriter(str(tmp), table.schema, compression="zstd")
             self._writers[split] = writer
+            self._temporary[split] = tmp
             self.files[f"parquet_{split}"] = path
         writer.write_table(table)
 
@@ -358,7 +361,7 @@ class ParquetExport:
             for split, writer in self._writers.items():
                 writer.close()
                 path = self.files[f"parquet_{split}"]
-                os.replace(path.with_name(f".{path.name}.part"), path)
+                os.replace(self._temporary[split], path)
         except OSError as error:
             raise OutputFileError(self.out_dir / "parquet", describe_os_error(error)) from None
         return self.files

@@ -1,7 +1,7 @@
-"""Executors: run the job function (`worker.run_chunk`) over chunks of jobs and hand back the results in
-job order, whoever computed them.
+"""Executors: run a `worker.JobRunner` over chunks of jobs and hand back the results in job order,
+whoever computed them.
 
-    with make_executor("local", workers=2, context=context) as executor:
+    with make_executor("local", workers=2, context=context, in_process=runner.run) as executor:
         for results in executor.map(chunks):   # a list of JobResult per chunk, chunks in order
             ...
 
@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from generation.synthetic.jobs import Job
-from generation.synthetic.worker import JobResult, JobRunner, WorkerContext, configure_worker_threads, run_chunk, runner
+from generation.synthetic.worker import JobResult, JobRunner, WorkerContext, configure_worker_threads
 from rigs.errors import AffectStudioError
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ EXECUTORS = ("local", "ray")
 
 class InProcessExecutor:
     """One worker, this process."""
-
-    workers = 1
 
     def __init__(self, run: Callable[[Sequence[Job]], list[JobResult]]):
         self._run = run
@@ -60,14 +58,14 @@ class InProcessExecutor:
 
 # -- process pool -------------------------------------------------------------------------------------------
 
-_POOL_CONTEXT: WorkerContext | None = None
+_POOL_RUNNER: JobRunner | None = None  # this worker process's runner, built once when it starts
 _POOL_BARRIER = None
 
 
 def _pool_init(context: WorkerContext, barrier) -> None:
-    global _POOL_CONTEXT, _POOL_BARRIER
-    _POOL_CONTEXT, _POOL_BARRIER = context, barrier
+    global _POOL_RUNNER, _POOL_BARRIER
     configure_worker_threads()
+    _POOL_RUNNER, _POOL_BARRIER = JobRunner(context), barrier
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
@@ -82,13 +80,13 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
 
 def _pool_warm() -> int:
     """Load the models, then wait until every worker has: each worker takes exactly one of these."""
-    runner(_POOL_CONTEXT).warm_up()
+    _POOL_RUNNER.warm_up()
     _POOL_BARRIER.wait(timeout=600)
     return os.getpid()
 
 
 def _pool_run(jobs: Sequence[Job]) -> list[JobResult]:
-    return run_chunk(_POOL_CONTEXT, jobs)
+    return _POOL_RUNNER.run(jobs)
 
 
 def _ordered(submit: Callable[[Sequence[Job]], object], result: Callable[[object], list[JobResult]],
@@ -108,7 +106,6 @@ class ProcessPoolJobExecutor:
     import and load their models in `__init__`, so that time is not counted as rendering."""
 
     def __init__(self, context: WorkerContext, workers: int, window_per_worker: int = 3):
-        self.workers = workers
         self.window = workers * window_per_worker
         spawn = get_context("spawn")
         barrier = spawn.Barrier(workers)
@@ -194,7 +191,6 @@ class RayJobExecutor:
                 where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
                 raise AffectStudioError(f"could not start or reach {where}: {str(error).splitlines()[0]}") from None
             self._started = True
-        self.workers = workers
         self.window = workers * window_per_worker
         # no restarts: a lost worker stops the run (cleanly: what was written is done) and a rerun resumes it
         actor = ray.remote(num_cpus=1, max_restarts=0)(_RayWorker)
@@ -255,10 +251,11 @@ def make_executor(
     kind: str,
     workers: int,
     context: WorkerContext,
-    in_process: Callable[[Sequence[Job]], list[JobResult]] | None = None,
+    in_process: Callable[[Sequence[Job]], list[JobResult]],
     ray_address: str | None = None,
 ):
-    """`kind` 'local' or 'ray'. `in_process` is the job function used for one local worker."""
+    """`kind` 'local' or 'ray'. `in_process` is the job function used for one local worker (the caller's
+    runner, whose models are already loaded)."""
     if kind not in EXECUTORS:
         raise AffectStudioError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
     if workers < 1:
@@ -268,5 +265,5 @@ def make_executor(
     if ray_address:
         raise AffectStudioError("--ray-address needs --executor ray")
     if workers == 1:
-        return InProcessExecutor(in_process or (lambda jobs: run_chunk(context, jobs)))
+        return InProcessExecutor(in_process)
     return ProcessPoolJobExecutor(context, workers)

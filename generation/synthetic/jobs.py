@@ -39,19 +39,6 @@ class Job:
     gaze: tuple[float, float]
     augment: AugmentParams
 
-    @property
-    def cell(self) -> str:
-        """`'<identity>/<emotion>@<intensity>/<AU combination>'`."""
-        return f"{self.identity}/{self.emotion}@{self.intensity:g}/{combo_name(dict(self.action_units))}"
-
-    def to_dict(self) -> dict:
-        return {
-            "index": self.index, "id": self.id, "identity": self.identity, "split": self.split,
-            "emotion": self.emotion, "intensity": self.intensity,
-            "action_units": {f"AU{n:02d}": v for n, v in self.action_units}, "image": self.image,
-            "seed": self.seed, "head": list(self.head), "gaze": list(self.gaze), "augment": self.augment.to_dict(),
-        }  # fmt: skip
-
 
 def job_hash(seed: int, content_hash: str, emotion: str, intensity: float, combo: str, image: int) -> bytes:
     return hashlib.sha256(f"{seed}|{content_hash}|{emotion}|{intensity:g}|{combo}|{image}".encode()).digest()
@@ -84,7 +71,7 @@ def make_job(spec: DatasetSpec, identity: Identity, emotion: str, intensity: flo
 def iter_cells(spec: DatasetSpec) -> Iterator[tuple[str, float, dict]]:
     """Emotion, intensity, AU combination per cell of one identity, in order (neutral: intensity 0)."""
     for emotion in spec.emotions:
-        for intensity in (0.0,) if emotion == "neutral" else spec.intensities:
+        for intensity in spec.intensities_for(emotion):
             for combo in spec.action_units:
                 yield emotion, intensity, dict(combo)
 
@@ -106,4 +93,4 @@ def count_jobs(spec: DatasetSpec, identities: int) -> int:
 def jobs_per_class(spec: DatasetSpec, identities: int) -> dict[str, int]:
     """Requested images per emotion class."""
     per_cell = identities * len(spec.action_units) * spec.images_per_cell
-    return {e: per_cell * (1 if e == "neutral" else len(spec.intensities)) for e in spec.emotions}
+    return {e: per_cell * len(spec.intensities_for(e)) for e in spec.emotions}

@@ -37,7 +37,7 @@ from generation.synthetic.writer import STATE_FORMAT, DatasetWriter, free_bytes
 from recognition.face import FaceAnalyzer
 from recognition.fer import ExpressionRecognizer
 from recognition.identity import IdentityEncoder
-from rigs.assets import assets_dir
+from rigs.assets import REPO_ROOT, assets_dir
 from rigs.errors import AffectStudioError, OutputFileError
 
 log = logging.getLogger(__name__)
@@ -102,23 +102,6 @@ class DatasetRunResult:
         """Jobs made by this run per second of rendering, scoring and writing (not setup)."""
         seconds = self.seconds.get("render, score and write", 0.0)
         return self.new_jobs / seconds if self.new_jobs and seconds > 0 else None
-
-    def to_dict(self) -> dict:
-        return {
-            "out_dir": str(self.out_dir),
-            "total_jobs": self.total_jobs,
-            "planned_jobs": self.planned_jobs,
-            "done_jobs": self.done_jobs,
-            "new_jobs": self.new_jobs,
-            "resumed_jobs": self.resumed_jobs,
-            "complete": self.complete,
-            "report": self.report.to_dict(),
-            "identities_used": len(self.identities.identities),
-            "identities_skipped": {str(s.path): s.reason for s in self.identities.skipped},
-            "files": {k: str(v) for k, v in self.files.items()},
-            "seconds": self.seconds,
-            "images_per_second": self.images_per_second,
-        }
 
 
 @dataclass
@@ -369,11 +352,10 @@ def software_fingerprint() -> str:
     import mediapipe
     import onnxruntime
 
-    root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
     for package in ("generation/synthetic", "generation/talking_face", "generation/motion", "recognition", "rigs"):
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     sums = assets_dir() / "SHA256SUMS"
     digest.update(sums.read_bytes() if sums.is_file() else b"")
     digest.update(f"{np.__version__}|{cv2.__version__}|{mediapipe.__version__}|{onnxruntime.__version__}".encode())
@@ -409,12 +391,3 @@ def _no_identity_reason(found: IdentitySet, spec: DatasetSpec) -> str:
     reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in found.skipped[:4])
     more = f"; and {len(found.skipped) - 4} more" if len(found.skipped) > 4 else ""
     return f"none of the {found.files_found} identity image(s) is usable ({reasons}{more})"
-
-
-def describe(result: DatasetRunResult) -> str:
-    """One line for logs: `'42 images (3 relabelled, 5 rejected) of 50 jobs in out/fer'`."""
-    report = result.report
-    return (
-        f"{report.final} images ({report.relabelled} relabelled, {report.rejected} rejected) of "
-        f"{result.done_jobs}/{result.total_jobs} jobs in {result.out_dir}"
-    )

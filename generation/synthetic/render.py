@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generation.motion.expression import AU_STRENGTHS, expression_prototypes
-from generation.motion.gaze import eye_look_weights
+from generation.motion.expression import AU_STRENGTHS, action_unit_pose, expression_prototypes
+from generation.motion.gaze import apply_eye_look
 from generation.synthetic.augment import apply_augment
 from generation.synthetic.identities import Identity, load_portrait
 from generation.synthetic.jobs import Job
@@ -28,7 +28,7 @@ from rigs.arkit import ARKIT_INDEX, ARKIT_NAMES
 from rigs.emotions import EMOTION_INDEX
 from rigs.errors import AffectStudioError
 from rigs.face_mesh import CanonicalFace, load_canonical_face
-from rigs.facs import ACTION_UNIT_BY_NUMBER, ACTION_UNITS
+from rigs.facs import ACTION_UNITS
 
 
 @functools.cache
@@ -54,11 +54,12 @@ def expression_weights(
     aus = {au.number: 0.0 for au in ACTION_UNITS}
     for number, strength in AU_STRENGTHS[emotion].items():
         aus[number] = max(aus[number], strength * intensity)
-    for number, strength in action_units:
+    explicit = dict(action_units)
+    for number, strength in explicit.items():
         aus[number] = max(aus[number], strength)
-        channels = ("jawOpen",) if number == 25 else ACTION_UNIT_BY_NUMBER[number].arkit
-        for channel in channels:
-            weights[ARKIT_INDEX[channel]] = max(weights[ARKIT_INDEX[channel]], strength)
+    lips_part = explicit.pop(25, 0.0)  # drawn as jaw opening; `rigs.facs` maps AU25 to a measurement
+    weights = np.maximum(weights, action_unit_pose(explicit))
+    weights[ARKIT_INDEX["jawOpen"]] = max(weights[ARKIT_INDEX["jawOpen"]], lips_part)
     return np.clip(weights, 0.0, 1.0).astype(np.float32), {n: round(v, 4) for n, v in aus.items()}
 
 
@@ -112,8 +113,7 @@ class StillRenderer:
         renderer = self.renderer(job.identity)
         weights, aus = expression_weights(job.emotion, job.intensity, job.action_units)
         gaze_yaw, gaze_pitch = job.gaze
-        for name, value in eye_look_weights(np.float32(gaze_yaw), np.float32(gaze_pitch)).items():
-            weights[ARKIT_INDEX[name]] = value
+        apply_eye_look(weights[None], np.array([job.gaze], np.float32))
         head = np.array(job.head, np.float32)
         eyes = np.array([gaze_yaw, gaze_pitch, gaze_yaw, gaze_pitch], np.float32)
         image = renderer.render(weights, head, eyes)

@@ -1,7 +1,8 @@
 """The yield report: per class, how many images were asked for, kept, relabelled in and out, rejected; and
 how balanced the final labels are.
 
-    report = YieldReport.from_records(records)
+    report = YieldReport.empty()
+    report.add(record)       # per record, as they stream by
     report.rows()            # [ClassYield] in EMOTIONS order
     report.balance           # smallest / largest final class count (1 = perfectly balanced)
 """
@@ -9,7 +10,6 @@ how balanced the final labels are.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from rigs.emotions import EMOTIONS
@@ -45,13 +45,6 @@ class YieldReport:
     @classmethod
     def empty(cls) -> YieldReport:
         return cls({e: ClassYield(e) for e in EMOTIONS})
-
-    @classmethod
-    def from_records(cls, records: Iterable[dict]) -> YieldReport:
-        report = cls.empty()
-        for record in records:
-            report.add(record)
-        return report
 
     def add(self, record: dict) -> None:
         """Count one record (records stream by: the report never holds them)."""

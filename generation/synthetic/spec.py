@@ -406,10 +406,13 @@ class DatasetSpec:
         paths = (Path(s).expanduser() for s in self.identities)
         return [Path(os.path.normpath(p if p.is_absolute() else base / p)) for p in paths]
 
+    def intensities_for(self, emotion: str) -> tuple[float, ...]:
+        """The intensities of `emotion`'s cells: the spec's, but neutral has none (one cell at 0)."""
+        return (0.0,) if emotion == "neutral" else tuple(self.intensities)
+
     def cells_per_identity(self) -> int:
-        """Cells per identity: emotions × intensities × AU combinations (neutral counts once)."""
-        per_emotion = [1 if e == "neutral" else len(self.intensities) for e in self.emotions]
-        return sum(per_emotion) * len(self.action_units)
+        """Cells per identity: emotions × intensities × AU combinations."""
+        return sum(len(self.intensities_for(e)) for e in self.emotions) * len(self.action_units)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable data that `from_dict` reads back (AU keys as `AU12`)."""
@@ -432,9 +435,13 @@ class DatasetSpec:
         """sha256 of the fields that change what is rendered, scored or where it goes (not the name,
         description, identity paths or parquet switch: the pipeline adds the identities' content)."""
         data = self.to_dict()
-        for name in ("name", "description", "identities", "parquet"):
+        for name in COSMETIC_FIELDS:
             data.pop(name)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+# Fields that do not change what is rendered, scored or where it goes (outside the content fingerprint).
+COSMETIC_FIELDS = ("name", "description", "identities", "parquet")
 
 
 def combo_name(combo: Mapping[int, float]) -> str:

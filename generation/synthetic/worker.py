@@ -1,6 +1,6 @@
 """The job function every executor runs: a chunk of jobs -> rendered, scored, decided, PNG-encoded results.
 
-    results = run_chunk(context, jobs)     # in any process: models and fitted portraits are cached per process
+    results = JobRunner(context).run(jobs)  # models load on first use, fitted portraits are cached
 
 `WorkerContext` is what a worker needs (the spec and the usable identities) and is sent once per worker.
 Results carry the PNG bytes and the record (labels + scores + decision); the driver writes them, in job
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class WorkerContext:
     spec: DatasetSpec
     identities: dict[str, Identity]
-    key: str  # identifies this spec + identities: a process caches one runner per key
+    key: str  # identifies this spec + identities (part of the output folder's fingerprint)
 
 
 @dataclass
@@ -133,25 +133,7 @@ class JobRunner:
         return results
 
 
-_RUNNER: JobRunner | None = None
-
-
 def configure_worker_threads() -> None:
     """One core per worker: OpenCV and the ONNX helpers stop spreading work over threads of their own."""
     cv2.setNumThreads(1)
     os.environ["AFFECT_STUDIO_THREADS"] = "1"
-
-
-def runner(context: WorkerContext) -> JobRunner:
-    """This process's runner for `context` (one at a time; a new context replaces it)."""
-    global _RUNNER
-    if _RUNNER is None or _RUNNER.context.key != context.key:
-        configure_worker_threads()
-        _RUNNER = JobRunner(context)
-        log.debug("worker %d ready for %s", os.getpid(), context.key[:8])
-    return _RUNNER
-
-
-def run_chunk(context: WorkerContext, jobs: Sequence[Job]) -> list[JobResult]:
-    """The job function of the process-pool executor (a module-level function, so it pickles)."""
-    return runner(context).run(jobs)

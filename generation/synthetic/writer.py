@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from generation.synthetic.spec import COSMETIC_FIELDS
 from generation.synthetic.worker import JobResult
 from rigs.atomic import atomic_write, check_writable_folder, describe_os_error
 from rigs.errors import OutputFileError
@@ -135,13 +136,14 @@ class DatasetWriter:
 
     def write(self, result: JobResult) -> None:
         """Image, then record, then manifest line. Raises `OutputFileError` (e.g. disk full): the jobs
-        written before are done, this one is not."""
+        written before are done, this one is not. (`open` removed killed runs' temporary files once, so
+        each write skips that scan of its folder.)"""
         record = dict(result.record)
         if result.png is not None:
             record["image_path"] = image_relpath(record)
-            with atomic_write(self.out_dir / record["image_path"]) as f:
+            with atomic_write(self.out_dir / record["image_path"], remove_stale=False) as f:
                 f.write(result.png)
-        with atomic_write(self.record_path(result.job.id), "w") as f:
+        with atomic_write(self.record_path(result.job.id), "w", remove_stale=False) as f:
             f.write(json.dumps(record, separators=(",", ":")) + "\n")
         try:
             self._manifest.write(f"{result.job.id}\n")
@@ -228,8 +230,7 @@ class DatasetWriter:
 
 def _differences(old: dict, new: dict) -> str:
     """What changed between two run states, in a few words."""
-    cosmetic = {"name", "description", "identities", "parquet"}  # not part of the fingerprint
-    keys = sorted((set(old.get("spec", {})) | set(new.get("spec", {}))) - cosmetic)
+    keys = sorted((set(old.get("spec", {})) | set(new.get("spec", {}))) - set(COSMETIC_FIELDS))
     changed = [k for k in keys if old.get("spec", {}).get(k) != new.get("spec", {}).get(k)]
     old_ids, new_ids = set(old.get("identities", [])), set(new.get("identities", []))
     parts = []

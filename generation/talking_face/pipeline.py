@@ -157,7 +157,6 @@ class TalkingFacePipeline:
         clock = time.perf_counter()
         renderer = WarpRenderer(image, face, self.canonical, self.config.resolution)
         if self.refiner is not None:
-            self.refiner.reset()
             renderer = RefinedRenderer(renderer, self.refiner)
         sound = curves.speech.audio
         total = motion.num_frames

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from generation.talking_face.renderer import compose
-from generation.talking_face.rig import mouth_polygon
+from generation.talking_face.renderer import WarpRenderer, compose
+from generation.talking_face.rig import mouth_polygon, polygon_coverage
 from rigs.errors import InputFileError
 from rigs.face_topology import LIPS_OUTER_LOWER, LIPS_OUTER_UPPER
 
@@ -64,6 +64,14 @@ def load_inpainting_pipeline(model_dir: str | Path, device: str):
     return pipe
 
 
+@dataclass
+class MouthPatch:
+    """One frame's repainted mouth patch `(P, P, 3) float32` and its mask `(P, P) float32` in [0, 1]."""
+
+    pixels: np.ndarray
+    mask: np.ndarray
+
+
 class MouthRefiner:
     """Repaints the mouth patch of `(R, R, 3) uint8` crops with a local inpainting pipeline."""
 
@@ -73,15 +81,13 @@ class MouthRefiner:
         self.config = config
         self.device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.pipe = pipeline if pipeline is not None else load_inpainting_pipeline(config.model_dir, self.device)
-        self.previous: tuple[np.ndarray, np.ndarray] | None = None  # (patch, mask) of the last frame
 
-    def reset(self) -> None:
-        """Forget the previous frame (call between videos)."""
-        self.previous = None
-
-    def __call__(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """`crop` `(R, R, 3) uint8`, `points` the frame's control points `(N, 2)` crop pixels ->
-        the crop with its mouth region repainted (same shape)."""
+    def __call__(
+        self, crop: np.ndarray, points: np.ndarray, previous: MouthPatch | None = None
+    ) -> tuple[np.ndarray, MouthPatch]:
+        """`crop` `(R, R, 3) uint8`, `points` the frame's control points `(N, 2)` crop pixels, `previous`
+        the last frame's repainted patch (None at a video's start) -> the crop with its mouth region
+        repainted (same shape), and this frame's patch for the next one."""
         import torch
         from PIL import Image
 
@@ -104,17 +110,16 @@ class MouthRefiner:
             output_type="np",
         ).images[0]
         repainted = np.clip(np.asarray(result, np.float32) * 255.0, 0, 255)
-        if self.previous is not None and self.previous[0].shape == repainted.shape:
-            still = 1.0 - np.clip(np.abs(mask - self.previous[1]) * 4.0, 0.0, 1.0)  # where the mouth kept its shape
+        if previous is not None:
+            still = 1.0 - np.clip(np.abs(mask - previous.mask) * 4.0, 0.0, 1.0)  # where the mouth kept its shape
             keep = (self.config.temporal_blend * still)[..., None]
-            repainted = keep * self.previous[0] + (1.0 - keep) * repainted
-        self.previous = (repainted, mask)
+            repainted = keep * previous.pixels + (1.0 - keep) * repainted
         blended = mask[..., None] * repainted + (1.0 - mask[..., None]) * patch.astype(np.float32)
         out = crop.copy()
         out[y0 : y0 + side, x0 : x0 + side] = cv2.resize(
             np.clip(blended + 0.5, 0, 255).astype(np.uint8), (side, side), interpolation=cv2.INTER_AREA
         )
-        return out
+        return out, MouthPatch(repainted, mask)
 
 
 def _mouth_box(points: np.ndarray, resolution: int) -> tuple[int, int, int]:
@@ -129,26 +134,27 @@ def _mouth_box(points: np.ndarray, resolution: int) -> tuple[int, int, int]:
 
 def _feathered_mask(polygon: np.ndarray, size: int) -> np.ndarray:
     """`(size, size) float32` in [0, 1]: the lips' polygon grown by the lip thickness, edges feathered."""
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 255)
     grow = max(3, size // 24)
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    return cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), grow / 2)
+    mask = cv2.dilate(
+        polygon_coverage(polygon, 0, 0, size, size), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2)
+    )
+    return cv2.GaussianBlur(mask, (0, 0), grow / 2)
 
 
 class RefinedRenderer:
-    """A `Renderer` that runs another renderer, then the mouth refiner on its output."""
+    """A `Renderer` that runs a `WarpRenderer`, then the mouth refiner on its output. Build one per video:
+    it carries the previous frame's patch for temporal consistency."""
 
-    def __init__(self, base, refiner: MouthRefiner):
+    def __init__(self, base: WarpRenderer, refiner: MouthRefiner):
         self.base, self.refiner = base, refiner
         self.resolution = base.resolution
         self.rig = base.rig
+        self.previous: MouthPatch | None = None
 
     def render(self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None) -> np.ndarray:
         crop = self.base.render(weights, head, eyes)
-        head = np.zeros(3, np.float32) if head is None else np.asarray(head, np.float32)
-        points = self.rig.points(np.clip(np.asarray(weights, np.float32), 0.0, 1.0), head, eyes)
-        return self.refiner(crop, points)
+        out, self.previous = self.refiner(crop, self.base.last_points, self.previous)
+        return out
 
     def render_portrait(
         self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None

@@ -52,11 +52,12 @@ class WarpRenderer:
         for eye in self.eyes:
             eye.fill_opening(self.warp_source)
         self.paste_mask = paste_mask(self.rig, portrait.shape[:2])
+        self.last_points: np.ndarray | None = None  # the last rendered frame's control points (for layers on top)
 
     def render(self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None) -> np.ndarray:
         weights = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
         head = np.zeros(3, np.float32) if head is None else np.asarray(head, np.float32)
-        points = self.rig.points(weights, head, eyes)
+        points = self.last_points = self.rig.points(weights, head, eyes)
         rigid = self.rig.rigid_points(head)
         frame = self.warp(self.warp_source, points)
         self.mouth.render(frame, points, rigid, weights)

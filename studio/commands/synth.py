@@ -64,10 +64,12 @@ def synth(
     Load the result with `datasets.load_dataset("imagefolder", data_dir="out/fer")`.
     """
     from generation.synthetic import DatasetSpec, SyntheticDatasetPipeline
+    from generation.synthetic.executors import EXECUTORS
     from rigs.errors import AffectStudioError
 
-    if executor not in ("local", "ray"):
-        raise AffectStudioError(f"--executor {executor!r} is not allowed; allowed: local, ray")
+    # checked here too: --dry-run never starts an executor
+    if executor not in EXECUTORS:
+        raise AffectStudioError(f"--executor {executor!r} is not allowed; allowed: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise AffectStudioError(f"--workers must be at least 1, not {workers}")
     workers = workers or _default_workers()

@@ -19,13 +19,10 @@ import gradio as gr
 import numpy as np
 
 from rigs.errors import AffectStudioError, InputFileError
-from studio.web.context import StudioContext, media_kind
+from studio.web.context import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, StudioContext, media_kind
 from studio.web.jobs import Job, run_job, table_rows
 
-ACCEPTED = sorted(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".mp4", ".mov", ".mkv", ".webm", ".avi",
-     ".m4v", ".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"}
-)  # fmt: skip
+ACCEPTED = sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES)  # what `media_kind` tells apart
 NOTE = "Valence and arousal of faces are *derived* from the 7 expression probabilities (Russell's circumplex)."
 
 
@@ -126,8 +123,7 @@ def _video(ctx: StudioContext, job: Job, path: Path, name: str):
     times = result.times
     emotion = plot_emotion_over_time(times, result.probabilities, out / f"{stem}_emotion.png",
                                      f"{name}: emotion over time")  # fmt: skip
-    va = valence_arousal(np.nan_to_num(result.probabilities))
-    va[np.isnan(result.probabilities).any(axis=1)] = np.nan
+    va = valence_arousal(result.probabilities)  # frames without a face (NaN) stay NaN
     trajectory = plot_valence_arousal_path(va[:, 0], va[:, 1], out / f"{stem}_va.png",
                                            f"{name}: valence/arousal trajectory (derived)", times=times)  # fmt: skip
     shapes = np.full((len(result.frames), 52), np.nan)
@@ -177,8 +173,8 @@ def _speech(ctx: StudioContext, job: Job, path: Path, name: str, transcript: str
     return _outputs(summary, plots=plots, table=table_rows(speech_table(analysis)), files=[data, plot, trajectory])
 
 
-def build(ctx: StudioContext) -> dict:
-    """The tab's components (inside a `gr.Tab`)."""
+def build(ctx: StudioContext) -> None:
+    """The tab's components and events (inside a `gr.Tab`)."""
     samples = ctx.workspace.copy_samples(["portrait.png", "hopper.jpg", "speech.wav", "speech.txt"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=300):
@@ -226,4 +222,3 @@ def build(ctx: StudioContext) -> dict:
         done.success(show, [image, video], [image, video, table], queue=False, show_progress="hidden",
                      api_visibility="private")  # fmt: skip
     stop.click(None, cancels=[event, example_event], api_visibility="private")
-    return {"inputs": inputs, "outputs": outputs, "run": run_button}

@@ -12,15 +12,12 @@ is `StudioSettings.workers` (2 on this project's 2-core machine); the rest wait 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never send usage data, whatever the environment says
+import gradio as gr  # (the package's __init__ has switched Gradio's analytics off)
 
-import gradio as gr  # noqa: E402
-
-from studio.web import analyze_tab, rig_tab, synthetic_tab, talking_face_tab  # noqa: E402
-from studio.web.context import StudioContext, StudioSettings  # noqa: E402
+from studio.web import analyze_tab, rig_tab, synthetic_tab, talking_face_tab
+from studio.web.context import StudioContext, StudioSettings
 
 log = logging.getLogger(__name__)
 

@@ -122,19 +122,11 @@ class Models:
         return self._get("video_scorer", lambda: VideoScorer(self.face_analyzer(), self.expressions(), self.identity()))
 
     def rig_curves(self, motion):
-        """A `RigCurvesPipeline` for this `MotionConfig`, on the shared speech pipeline. One is kept per
-        distinct config (the 64 most recent), so its once-per-pipeline model check runs once per config."""
+        """A `RigCurvesPipeline` for this `MotionConfig` on the shared speech pipeline (cheap to build:
+        the speech pipeline loads its models once)."""
         from generation.rig_curves import RigCurvesPipeline
 
-        speech = self.speech()
-        key = repr(motion)
-        with self._lock:
-            cache = self._built.setdefault("rig_curves_by_config", {})
-            if key not in cache:
-                if len(cache) >= 64:
-                    cache.pop(next(iter(cache)))
-                cache[key] = RigCurvesPipeline(speech=speech, motion=motion)
-            return cache[key]
+        return RigCurvesPipeline(speech=self.speech(), motion=motion)
 
     def talking_face(self, config, scorer: Callable | None = None):
         """A `TalkingFacePipeline` for this `TalkingFaceConfig` on the shared components."""

@@ -132,8 +132,8 @@ def _summary(result, emotion: str) -> str:
     )
 
 
-def build(ctx: StudioContext) -> dict:
-    """The tab's components (inside a `gr.Tab`)."""
+def build(ctx: StudioContext) -> None:
+    """The tab's components and events (inside a `gr.Tab`)."""
     samples = ctx.workspace.copy_samples(["speech.wav", "speech.txt"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=320):
@@ -203,4 +203,3 @@ def build(ctx: StudioContext) -> dict:
     event = generate.click(rig_curves, inputs, outputs, api_name="rig_curves", **run)
     example_event = examples.load_input_event.then(rig_curves, inputs, outputs, api_visibility="private", **run)
     stop.click(None, cancels=[event, example_event], api_visibility="private")
-    return {"inputs": inputs, "outputs": outputs, "generate": generate, "stop": stop}

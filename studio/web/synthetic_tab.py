@@ -104,8 +104,12 @@ def build_spec(
 def pipeline_for(ctx: StudioContext, spec):
     from generation.synthetic import SyntheticDatasetPipeline
 
-    # the FER and identity nets are the app's shared ones; the pipeline's landmarkers are its own
-    return SyntheticDatasetPipeline(spec, expressions=ctx.models.expressions(), encoder=ctx.models.identity())
+    # the face finder (for the portraits), FER and identity nets are the app's shared ones; the read-back
+    # scorer's landmarker is the pipeline's own
+    models = ctx.models
+    return SyntheticDatasetPipeline(
+        spec, analyzer=models.face_analyzer(), expressions=models.expressions(), encoder=models.identity()
+    )
 
 
 def plan_text(ctx: StudioContext, uploads, emotions, intensities, action_units, images_per_cell) -> str:
@@ -153,9 +157,7 @@ def _preview_jobs(jobs: list, count: int) -> list:
 def preview(ctx: StudioContext, job: Job, show, *form):
     """Render and score a few jobs one by one, showing each as it is done (nothing is written)."""
     job.step(0.02, "finding the faces in the portraits")
-    spec = build_spec(ctx, job, *form)
-    pipeline = pipeline_for(ctx, spec)
-    try:
+    with pipeline_for(ctx, build_spec(ctx, job, *form)) as pipeline:
         jobs = pipeline.jobs()
         picks = _preview_jobs(jobs, PREVIEW_IMAGES)
         grid: list[tuple[str, str]] = []
@@ -169,8 +171,6 @@ def preview(ctx: StudioContext, job: Job, show, *form):
             show((list(grid), _identities_text(pipeline.identities(), len(jobs), f"preview {index + 1}/{len(picks)}")))
         what = f"preview of {len(picks)} cells (asked for → ✓ kept, → relabelled, ✗ rejected)"
         return list(grid), _identities_text(pipeline.identities(), len(jobs), what)
-    finally:
-        pipeline.close()
 
 
 def _identities_text(found, jobs: int, what: str) -> str:
@@ -183,13 +183,11 @@ def _identities_text(found, jobs: int, what: str) -> str:
 def make_dataset(ctx: StudioContext, job: Job, show, *form):
     """Small runs: make the dataset here, with a growing grid of its images; larger ones: the command."""
     job.step(0.02, "finding the faces in the portraits")
-    spec = build_spec(ctx, job, *form)
-    pipeline = pipeline_for(ctx, spec)
-    try:
+    with pipeline_for(ctx, build_spec(ctx, job, *form)) as pipeline:
         jobs = pipeline.jobs()
         found = pipeline.identities()
         if len(jobs) > ctx.settings.synthetic_max_images:
-            return _command_instead(ctx, job, spec, found, len(jobs))
+            return _command_instead(ctx, job, pipeline.spec, found, len(jobs))
         out = job.folder / "dataset"
         last_grid = 0.0
 
@@ -201,8 +199,6 @@ def make_dataset(ctx: StudioContext, job: Job, show, *form):
                 show((_grid(out), f"{done}/{total} images made…", gr.skip(), gr.skip()))
 
         result = pipeline.run(out, workers=1, executor="local", progress=progress)
-    finally:
-        pipeline.close()
     job.step(0.95, "packing the dataset")
     bundle = zip_files(sorted(p for p in out.rglob("*") if p.is_file() and ".synth" not in p.parts),
                        job.folder / "synthetic_dataset.zip", out)  # fmt: skip
@@ -256,8 +252,8 @@ def _command_instead(ctx: StudioContext, job: Job, spec, found, jobs: int):
     return [], summary, None, [str(archive)]
 
 
-def build(ctx: StudioContext) -> dict:
-    """The tab's components (inside a `gr.Tab`)."""
+def build(ctx: StudioContext) -> None:
+    """The tab's components and events (inside a `gr.Tab`)."""
     limit = ctx.settings.synthetic_max_images
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=320):
@@ -344,4 +340,3 @@ def build(ctx: StudioContext) -> dict:
     example_event = examples.load_input_event.then(synthetic_preview, form, [grid, summary], api_visibility="private",
                                                    **run)  # fmt: skip
     stop.click(None, cancels=[preview_event, run_event, example_event], api_visibility="private")
-    return {"form": form, "plan": plan}

@@ -159,8 +159,8 @@ def _summary(result, emotion: str, scored: bool) -> str:
     return "\n\n".join(lines)
 
 
-def build(ctx: StudioContext) -> dict:
-    """The tab's components (inside a `gr.Tab`); returns them by name for tests and examples."""
+def build(ctx: StudioContext) -> None:
+    """The tab's components and events (inside a `gr.Tab`)."""
     samples = ctx.workspace.copy_samples(["portrait.png", "hopper.jpg", "speech.wav", "speech.txt"])
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=320):
@@ -263,4 +263,3 @@ def build(ctx: StudioContext) -> dict:
     for done in (event, example_event):
         done.success(show_score, score_plot, [score_table, score_plot], **hidden)
     stop.click(None, cancels=[event, example_event], api_visibility="private")
-    return {"inputs": inputs, "outputs": outputs, "generate": generate, "stop": stop, "video": video}
