@@ -56,14 +56,14 @@ class RigCurvesPipeline:
         """Give `audio` (with an optional `transcript`) or `text` alone (spoken by `voice`).
 
         When both `audio` and `text` are given, the audio wins and the text is used as its transcript.
-        Files are written to `out_dir` only if it is given.
+        Files are written to `out_dir` only if it is given (with `speech.wav` when the text was spoken here).
         """
         spec = parse_emotion_spec(emotion) if isinstance(emotion, str) else emotion
         seconds: dict[str, float] = {}
         loading = self.speech.load_models()  # once per speech pipeline
         if loading:
             seconds["loading models (once)"] = loading
-        timeline = None
+        timeline, spoken = None, None
         if audio is None:
             if not text or not text.strip():
                 raise AffectStudioError("give speech audio or a text to speak")
@@ -93,5 +93,7 @@ class RigCurvesPipeline:
             stem = name or (Path(audio.source).stem if audio.source else "take")
             data = ExportInput(motion, cues, audio.source, spec.text, stem)
             result.files = export_all(data, out_dir, formats)
+            if spoken is not None:  # the speech was made here: it goes with the curves
+                result.files["speech"] = spoken.save_wav(Path(out_dir) / "speech.wav")
             seconds["exports"] = time.perf_counter() - clock
         return result

@@ -99,3 +99,24 @@ def stage_table(seconds: dict[str, float], motion, title: str, exclude: tuple[st
     table.add_row(f"total (without {' and '.join(exclude)})", f"{work:.3f}", f"{work / duration:.4f}", style="bold")
     table.add_row("frames per second", f"{motion.num_frames / max(work, 1e-6):.1f}", "", style="bold")
     return table
+
+
+YIELD_COLUMNS = ("class", "requested", "kept", "relabelled in", "relabelled out", "rejected", "yield", "images")
+
+
+def yield_table(report, title: str = "") -> Table:
+    """A synthetic dataset's `YieldReport` per class, with an "all" row and the balance as caption."""
+    table = Table(title=title)
+    for column in YIELD_COLUMNS:
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for c in report.rows():
+        rate = "—" if c.yield_rate is None else f"{c.yield_rate:.0%}"
+        table.add_row(
+            c.emotion, str(c.requested), str(c.kept), str(c.relabelled_in), str(c.relabelled_out), str(c.rejected),
+            rate, str(c.final),
+        )  # fmt: skip
+    table.add_row("all", str(report.requested), "", str(report.relabelled), "", str(report.rejected), "",
+                  str(report.final), style="bold")  # fmt: skip
+    balance = "—" if report.balance is None else f"{report.balance:.2f}"
+    table.caption = f"balance (smallest / largest class) {balance}"
+    return table

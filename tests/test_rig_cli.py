@@ -90,7 +90,7 @@ def test_rig_from_text_alone_speaks_first(tmp_path, capsys):
         (["--emotion", "happy", "--emotion-track", "0s:sad"], ["choose one of"]),
         (["--valence", "0.5"], ["both --valence and --arousal"]),
         (["--fps", "29"], ["unsupported fps 29"]),
-        (["--formats", "livelink,fbx"], ["unknown format", "fbx", "valid formats"]),
+        (["--formats", "livelink,fbx"], ["unknown export format", "fbx", "valid formats"]),
     ],
 )
 def test_bad_options(tmp_path, capsys, args, fragments):

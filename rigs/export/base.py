@@ -150,6 +150,19 @@ def get_exporter(name: str) -> Exporter:
         ) from None
 
 
+def check_formats(names: Iterable[str]) -> list[str]:
+    """The format names, without repeats, in order; `AffectStudioError` naming the unknown ones and
+    listing the valid ones."""
+    names = list(dict.fromkeys(names))
+    unknown = [name for name in names if name not in _REGISTRY]
+    if unknown:
+        raise AffectStudioError(
+            f"unknown export format{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"valid formats: {', '.join(available_formats())}"
+        )
+    return names
+
+
 def export_all(data: ExportInput, out_dir: str | Path, formats: Sequence[str] | None = None) -> dict[str, Path]:
     """Write `data` in each of `formats` (all registered formats if `None`) as `out_dir/<name><suffix>`.
 
@@ -157,13 +170,7 @@ def export_all(data: ExportInput, out_dir: str | Path, formats: Sequence[str] | 
     `{format: path}` in the order asked for.
     """
     data.check()
-    names = available_formats() if formats is None else list(dict.fromkeys(formats))
-    unknown = [name for name in names if name not in _REGISTRY]
-    if unknown:
-        raise AffectStudioError(
-            f"unknown export format{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid formats: {', '.join(available_formats())}"
-        )
+    names = available_formats() if formats is None else check_formats(formats)
     if not data.name or Path(data.name).name != data.name or data.name in (".", ".."):
         raise AffectStudioError(f"export name {data.name!r} must be a plain file name (no folders)")
     out_dir = Path(out_dir)

@@ -78,18 +78,13 @@ def rig(
     from recognition.emotion_spec import parse_emotion_spec
     from rigs.atomic import check_writable_folder
     from rigs.errors import AffectStudioError
-    from rigs.export import available_formats
+    from rigs.export import check_formats
 
     spoken = read_transcript(transcript, text)
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
     spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))
-    wanted = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = [f for f in wanted if f not in available_formats()]
-    if unknown:
-        raise AffectStudioError(
-            f"unknown format(s) {', '.join(unknown)}; valid formats: {', '.join(available_formats())}"
-        )
+    wanted = check_formats(f.strip() for f in formats.split(",") if f.strip())
     check_writable_folder(out)
     config = MotionConfig(
         fps=fps,
@@ -112,12 +107,6 @@ def rig(
             formats=wanted,
             name=audio.stem if audio is not None else "speech",
         )
-        if audio is None:
-            wav = out / "speech.wav"
-            from recognition.tts import Speech
-
-            Speech(result.speech.audio, result.speech.timeline, spoken, voice).save_wav(wav)
-            result.files["speech"] = wav
         result.files.update(_previews(result, out, audio.stem if audio is not None else "speech", preview))
     _print_result(result)
 

@@ -18,6 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from studio.cli import app, console
+from studio.report import yield_table
 
 log = logging.getLogger(__name__)
 
@@ -160,20 +161,7 @@ def _duration(seconds: float) -> str:
 def _print_result(result) -> None:
     report = result.report
     title = f"{result.out_dir}: {report.final} images from {result.done_jobs} of {result.total_jobs} jobs"
-    table = Table(title=title)
-    for column in ("class", "requested", "kept", "relabelled in", "relabelled out", "rejected", "yield", "images"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for c in report.rows():
-        rate = "—" if c.yield_rate is None else f"{c.yield_rate:.0%}"
-        table.add_row(
-            c.emotion, str(c.requested), str(c.kept), str(c.relabelled_in), str(c.relabelled_out), str(c.rejected),
-            rate, str(c.final),
-        )  # fmt: skip
-    balance = "—" if report.balance is None else f"{report.balance:.2f}"
-    table.add_row("all", str(report.requested), "", str(report.relabelled), "", str(report.rejected), "",
-                  str(report.final), style="bold")  # fmt: skip
-    table.caption = f"balance (smallest / largest class) {balance}"
-    console.print(table)
+    console.print(yield_table(report, title))
     if report.rejected_reasons:
         console.print("rejected: " + "; ".join(f"{k} ({v})" for k, v in report.rejected_reasons.items()))
     speed = result.images_per_second

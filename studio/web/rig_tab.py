@@ -54,17 +54,13 @@ def make_curves(
     from generation.motion import MotionConfig
     from recognition.audio import load_audio
     from recognition.emotion_spec import parse_emotion_spec
-    from recognition.tts import Speech
-    from rigs.export import ExportInput, available_formats, export_all
+    from rigs.export import ExportInput, check_formats, export_all
     from studio.plots import plot_motion_curves
 
     spoken = ctx.check_text(text)
     if not audio and not spoken:
         raise AffectStudioError("add speech: upload or record audio, or type a text to speak")
-    wanted = [name for name in (formats or []) if name]
-    unknown = [name for name in wanted if name not in available_formats()]
-    if unknown:
-        raise AffectStudioError(f"unknown format(s) {', '.join(unknown)}; valid: {', '.join(available_formats())}")
+    wanted = check_formats(name for name in (formats or []) if name)
     if not wanted:
         raise AffectStudioError("choose at least one export format")
     spec = parse_emotion_spec(emotion)
@@ -90,10 +86,6 @@ def make_curves(
     )  # fmt: skip
     job.step(0.8, "plotting and packing the files")
     files = dict(result.files)
-    if sound is None:
-        files["speech"] = Speech(result.speech.audio, result.speech.timeline, spoken, voice or "").save_wav(
-            out / "speech.wav"
-        )
     motion = result.motion
     plot = plot_motion_curves(
         motion, out / f"{name}_curves.png", result.speech.timeline,

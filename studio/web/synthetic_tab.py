@@ -19,15 +19,15 @@ import gradio as gr
 from recognition.image_io import IMAGE_SUFFIXES
 from rigs.emotions import EMOTIONS
 from rigs.errors import AffectStudioError
+from studio.report import YIELD_COLUMNS, yield_table
 from studio.web.context import StudioContext
-from studio.web.jobs import Job, stream_job, zip_files
+from studio.web.jobs import Job, stream_job, table_rows, zip_files
 
 SAMPLE_PORTRAITS = ("portrait.png", "hopper.jpg", "cameraman.png")
 INTENSITIES = [0.3, 0.6, 1.0]
 RESOLUTIONS = [128, 224, 256, 384, 512]
 PREVIEW_IMAGES = 8
 GRID_IMAGES = 24
-YIELD_HEADERS = ["class", "asked", "kept", "relabel in", "relabel out", "rejected", "yield", "images"]
 # The bundled example spec's augmentations: what "photometric augmentations" switches on.
 AUGMENT = {
     "crop_scale": (0.85, 1.0), "crop_shift": 0.04, "flip": 0.5, "brightness": 0.08, "contrast": 0.15,
@@ -212,21 +212,13 @@ def make_dataset(ctx: StudioContext, job: Job, show, *form):
         "`datasets.load_dataset('imagefolder', data_dir=...)`"
     )
     files = [str(bundle)] + [str(path) for key, path in result.files.items() if key == "card"]
-    return _grid(out), summary, {"headers": YIELD_HEADERS, "data": _yield_rows(report)}, files
+    headers, rows = table_rows(yield_table(report))  # the CLI's table
+    return _grid(out), summary, {"headers": headers, "data": rows}, files
 
 
 def _grid(out: Path) -> list[tuple[str, str]]:
     images = sorted(out.glob("*/*/*.png"))[:GRID_IMAGES]
     return [(str(path), f"{path.parent.name} · {path.parent.parent.name}") for path in images]
-
-
-def _yield_rows(report) -> list[list[str]]:
-    rows = []
-    for c in report.rows():
-        rate = "—" if c.yield_rate is None else f"{c.yield_rate:.0%}"
-        rows.append([c.emotion, c.requested, c.kept, c.relabelled_in, c.relabelled_out, c.rejected, rate, c.final])
-    rows.append(["all", report.requested, "", report.relabelled, "", report.rejected, "", report.final])
-    return [[str(v) for v in row] for row in rows]
 
 
 def _command_instead(ctx: StudioContext, job: Job, spec, found, jobs: int):
@@ -303,7 +295,7 @@ def build(ctx: StudioContext) -> None:
                 label="Images",
                 columns=4, height=520, object_fit="contain", preview=False,
             )  # fmt: skip
-            table = gr.Dataframe(headers=YIELD_HEADERS, label="Yield per class", interactive=False, visible=False)
+            table = gr.Dataframe(headers=list(YIELD_COLUMNS), label="Yield per class", interactive=False, visible=False)
             files = gr.File(label="Downloads", file_count="multiple", interactive=False)
 
     form = [uploads, emotions, intensities, action_units, per_cell, yaw, pitch, roll, augment, resolution, seed]
