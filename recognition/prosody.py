@@ -31,6 +31,7 @@ import numpy as np
 from recognition.audio import SILENCE_DBFS, Audio, frame_rms_db, speech_segments
 from recognition.phonemes.timeline import PhoneTimeline
 from rigs.errors import AffectStudioError
+from rigs.frames import FrameSeries
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class ProsodyConfig:
 
 
 @dataclass
-class Prosody:
+class Prosody(FrameSeries):
     """Per-frame prosodic features at `fps`; every array is `(frames,) float32`, frame `i` at `i / fps` s."""
 
     f0_hz: np.ndarray  # fundamental frequency, Hz; NaN where unvoiced
@@ -80,10 +81,6 @@ class Prosody:
     @property
     def num_frames(self) -> int:
         return len(self.loudness_db)
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.arange(self.num_frames) / self.fps
 
 
 def num_output_frames(duration: float, fps: float) -> int:

@@ -94,11 +94,16 @@ def _video(ctx: StudioContext, job: Job, path: Path, name: str):
 
     info = video_info(path)
     duration = info.duration or (info.frame_count / info.fps if info.frame_count else 0.0)
-    if duration > ctx.settings.max_video_s:
-        raise InputFileError(
-            name, f"{duration:.0f} s of video; the web app takes up to {ctx.settings.max_video_s:.0f} s "
+    limit = ctx.settings.max_video_s
+
+    def too_long(seconds: float) -> InputFileError:
+        return InputFileError(
+            name, f"{seconds:.0f} s of video; the web app takes up to {limit:.0f} s "
             "(use `affect-studio analyze` for longer ones)",
         )  # fmt: skip
+
+    if duration > limit:
+        raise too_long(duration)
     out = job.folder
     stem = path.stem
     total = info.frame_count or max(1, int(round(duration * info.fps)))
@@ -109,6 +114,8 @@ def _video(ctx: StudioContext, job: Job, path: Path, name: str):
 
         def on_frame(seconds, frame, analysis) -> None:
             nonlocal count
+            if count >= limit * info.fps:  # a container that does not say how long it is
+                raise too_long(count / info.fps)
             writer.write(annotate(frame, [analysis]) if analysis else frame)
             count += 1
             report(min(count, total), total)
