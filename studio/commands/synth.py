@@ -25,12 +25,6 @@ log = logging.getLogger(__name__)
 EXAMPLE_SPEC = "assets/specs/example.yaml"
 
 
-def _default_workers() -> int:
-    from recognition.models import worker_count
-
-    return worker_count()
-
-
 @app.command()
 def synth(
     spec: Path = typer.Argument(..., help=f"Dataset spec, YAML or JSON (example: {EXAMPLE_SPEC})."),
@@ -66,6 +60,7 @@ def synth(
     """
     from generation.synthetic import DatasetSpec, SyntheticDatasetPipeline
     from generation.synthetic.executors import EXECUTORS
+    from recognition.models import worker_count
     from rigs.errors import AffectStudioError
 
     # checked here too: --dry-run never starts an executor
@@ -73,7 +68,7 @@ def synth(
         raise AffectStudioError(f"--executor {executor!r} is not allowed; allowed: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise AffectStudioError(f"--workers must be at least 1, not {workers}")
-    workers = workers or _default_workers()
+    workers = workers or worker_count()
     dataset = DatasetSpec.from_file(spec)
     if not dry_run:
         SyntheticDatasetPipeline.check_output(out)

@@ -60,9 +60,9 @@ class Workspace:
         self.outputs.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.outputs))
 
-    def sweep(self, now: float | None = None) -> int:
+    def sweep(self) -> int:
         """Delete job folders older than `keep_s`; returns how many went."""
-        now = time.time() if now is None else now
+        now = time.time()
         removed = 0
         with self._lock:
             for folder in self.outputs.glob("*"):
@@ -94,11 +94,12 @@ class Workspace:
 class Job:
     """One request's work: its folder, its progress bar and its cancellation flag."""
 
-    def __init__(self, folder: Path, progress: Any = None, min_interval_s: float = 0.25):
+    MIN_INTERVAL_S = 0.25  # between progress updates sent to the page
+
+    def __init__(self, folder: Path, progress: Any = None):
         self.folder = folder
         self.stopped = threading.Event()
         self._progress = progress
-        self._min_interval_s = min_interval_s
         self._last_report = 0.0
 
     def check(self) -> None:
@@ -110,7 +111,7 @@ class Job:
         """Report progress (0..1) with a short text; also the place where cancellation is noticed."""
         self.check()
         now = time.perf_counter()
-        if self._progress is not None and (force or now - self._last_report >= self._min_interval_s):
+        if self._progress is not None and (force or now - self._last_report >= self.MIN_INTERVAL_S):
             self._last_report = now
             self._progress(min(max(fraction, 0.0), 1.0), desc=text)
 
