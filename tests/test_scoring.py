@@ -33,15 +33,15 @@ FPS, FRAMES, DELAY, RATE = 25.0, 50, 3, 16_000
 
 
 def requested_motion() -> FaceMotion:
-    """Jaw bumps of speech size (0.3-0.6; the bundled jawOpen opens the mouth wide at weight 1), two
-    blinks, and a smile ramp."""
+    """Jaw bumps of speech size (0.2-0.45: on a photo the renderer opens the jaw 1.5x the bundled basis,
+    which already opens the mouth wide at weight 1), two blinks, and a smile ramp."""
     rng = np.random.default_rng(7)
     t = np.arange(FRAMES)
     jaw = np.zeros(FRAMES)
     for centre in rng.uniform(2, FRAMES - 2, 9):
-        jaw += rng.uniform(0.3, 0.6) * np.exp(-0.5 * ((t - centre) / 1.6) ** 2)
+        jaw += rng.uniform(0.2, 0.4) * np.exp(-0.5 * ((t - centre) / 1.6) ** 2)
     weights = np.zeros((FRAMES, 52), np.float32)
-    weights[:, ARKIT_INDEX["jawOpen"]] = np.clip(jaw, 0, 1)
+    weights[:, ARKIT_INDEX["jawOpen"]] = np.clip(jaw, 0, 0.45)  # overlapping bumps stay speech-sized
     blink = np.exp(-0.5 * ((t - 20) / 1.2) ** 2) + np.exp(-0.5 * ((t - 38) / 1.2) ** 2)
     smile = np.clip((t - 10) / 25, 0, 1) * 0.8
     for side in ("Left", "Right"):
@@ -113,7 +113,7 @@ def test_the_face_is_found_and_the_requested_motion_read_back(report):
     assert report.frames == FRAMES and report.detected_fraction >= 0.95
     jaw = report.channels["jawOpen"]
     assert jaw.frames >= 0.95 * FRAMES
-    assert jaw.r > 0.6 and jaw.p < 1e-4, jaw  # measured r 0.86, p 2e-15 (gain 0.05: the bundled basis)
+    assert jaw.r > 0.6 and jaw.p < 1e-4, jaw  # measured r 0.93, p 3e-23, gain 0.38
     for name in ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight"):
         assert report.channels[name].r > 0.6, (name, report.channels[name])  # measured 0.86-0.92
     # channels nobody asked to move are named, not scored
@@ -125,17 +125,17 @@ def test_the_lip_sync_lag_recovers_the_injected_delay(report):
     # the sound is DELAY frames late, so the mouth moves DELAY frames before it: lag -DELAY
     assert abs(report.lipsync_lag_frames + DELAY) <= 1, report.lipsync_lag_frames  # measured -3
     assert abs(report.lipsync_lag_ms + DELAY * 1000 / FPS) <= 1000 / FPS  # measured -122 ms
-    assert report.lipsync_confidence > 0.6  # measured 0.87
+    assert report.lipsync_confidence > 0.6  # measured 0.88
     # the renderer itself adds no delay between the requested and the re-detected opening
-    assert abs(report.opening_lag_frames) <= 1 and report.opening_confidence > 0.8  # measured 0, 0.97
+    assert abs(report.opening_lag_frames) <= 1 and report.opening_confidence > 0.8  # measured 0, 0.98
 
 
 def test_identity_emotion_and_stability(report):
     assert report.identity_frames == FRAMES // 2  # sample_every=2
-    assert report.identity_mean > 0.9 and report.identity_min > 0.9  # measured 0.983, 0.965
+    assert report.identity_mean > 0.9 and report.identity_min > 0.9  # measured 0.981, 0.965
     assert report.emotion_requested == "happy" and report.emotion_accuracy >= 0.9  # measured 1.0
-    assert report.emotion_mean_probability > 0.7  # measured 0.97
-    assert report.jitter < 0.01  # inter-ocular distances per frame; measured 0.0033
+    assert report.emotion_mean_probability > 0.7  # measured 0.95
+    assert report.jitter < 0.01  # inter-ocular distances per frame; measured 0.0041
     assert report.seam_flicker < 0.5  # grey levels per frame; measured 0.00 (a fixed mask)
 
 
