@@ -113,9 +113,9 @@ def test_the_face_is_found_and_the_requested_motion_read_back(report):
     assert report.frames == FRAMES and report.detected_fraction >= 0.95
     jaw = report.channels["jawOpen"]
     assert jaw.frames >= 0.95 * FRAMES
-    assert jaw.r > 0.6 and jaw.p < 1e-4, jaw  # measured r 0.93, p 3e-23, gain 0.38
+    assert jaw.r > 0.6 and jaw.p < 1e-4, jaw  # measured r 0.90, p 4e-19, gain 0.19
     for name in ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight"):
-        assert report.channels[name].r > 0.6, (name, report.channels[name])  # measured 0.86-0.92
+        assert report.channels[name].r > 0.6, (name, report.channels[name])  # measured 0.87-0.90
     # channels nobody asked to move are named, not scored
     assert "mouthClose" in report.skipped_channels and "headYaw" in report.skipped_channels
     assert "mouthClose" not in report.channels
@@ -124,7 +124,7 @@ def test_the_face_is_found_and_the_requested_motion_read_back(report):
 def test_the_lip_sync_lag_recovers_the_injected_delay(report):
     # the sound is DELAY frames late, so the mouth moves DELAY frames before it: lag -DELAY
     assert abs(report.lipsync_lag_frames + DELAY) <= 1, report.lipsync_lag_frames  # measured -3
-    assert abs(report.lipsync_lag_ms + DELAY * 1000 / FPS) <= 1000 / FPS  # measured -122 ms
+    assert abs(report.lipsync_lag_ms + DELAY * 1000 / FPS) <= 1000 / FPS  # measured -120 ms
     assert report.lipsync_confidence > 0.6  # measured 0.88
     # the renderer itself adds no delay between the requested and the re-detected opening
     assert abs(report.opening_lag_frames) <= 1 and report.opening_confidence > 0.8  # measured 0, 0.98

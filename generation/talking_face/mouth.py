@@ -179,7 +179,7 @@ class MouthInterior:
         )
         return TeethPlate(np.dstack([rgb, alpha]).astype(np.float32), x0, y0, lips, cover)
 
-    def render(self, image: np.ndarray, dst_points: np.ndarray, rigid_points: np.ndarray, weights: np.ndarray) -> None:
+    def render(self, image: np.ndarray, dst_points: np.ndarray, rigid_points: np.ndarray) -> None:
         """Paint the interior into `image` (the warped crop, in place). `dst_points`: the frame's control
         points; `rigid_points` `(478, 2)`: the landmarks moved by the head alone."""
         polygon = mouth_polygon(dst_points)

@@ -60,7 +60,7 @@ class WarpRenderer:
         points = self.last_points = self.rig.points(weights, head, eyes)
         rigid = self.rig.rigid_points(head)
         frame = self.warp(self.warp_source, points)
-        self.mouth.render(frame, points, rigid, weights)
+        self.mouth.render(frame, points, rigid)
         for eye in self.eyes:
             eye.render(frame, points, rigid)
         return frame

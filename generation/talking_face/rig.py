@@ -69,10 +69,10 @@ PHOTO_EXPRESSION_GAIN = 2.0
 # moved landmarks are (jawOpen 0.5 posed reads 0.08 from the frame where the posed points read 0.32), and
 # what it does read is dominated by the lip shapes (mouthFunnel) rather than the jaw: 1.5x the opening
 # looks like natural speech and raises the re-detected jawOpen's correlation with the request from
-# 0.46-0.89 to 0.66-0.92 (`bench/talking_face.py`); 2x reads better still but looks like shouting.
-# mouthClose takes the same gain, so "mouthClose equal to jawOpen" still seals the lips.
+# 0.46-0.89 to 0.67-0.91 over the 7 emotions (`bench/talking_face.py`); 2x reads better still but looks
+# like shouting. mouthClose takes the same gain, so "mouthClose equal to jawOpen" still seals the lips.
 PHOTO_JAW_GAIN = 1.5
-JAW_CHANNELS = np.array([ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]])
+JAW_OPENING_CHANNELS = np.array([ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]])
 
 # Expression channels (the emotion layer's): absolute, measured from the portrait's own expression.
 # All but the smile are amplified by the gain: a smile already reads at 1x and, amplified, taking a photo's
@@ -213,7 +213,7 @@ class PortraitRig:
         affine = solution[:3].T.astype(np.float32)  # (3, 3): delta_px = affine @ delta_cm
         basis = np.einsum("kvc,pc->kvp", np.asarray(canonical.basis, np.float32), affine).astype(np.float32)
         basis[AMPLIFIED_CHANNELS] *= expression_gain
-        basis[JAW_CHANNELS] *= jaw_gain
+        basis[JAW_OPENING_CHANNELS] *= jaw_gain
         basis = _portrait_blinks(basis, points3)
         seal = _lip_seal(points3)
 
