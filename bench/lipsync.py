@@ -103,7 +103,8 @@ def animate(
     itself by `check_animate`)."""
     spec = parse_emotion_spec(emotion)
     fps = pipeline.motion.fps
-    speech = pipeline.speech(audio, transcript, fps=fps, timeline=timeline)
+    estimate = pipeline.needs_estimate(spec)
+    speech = pipeline.speech(audio, transcript, fps=fps, timeline=timeline, estimate_emotion=estimate)
     driving = apply_override(speech.emotion, spec, fps, audio.duration)
     motion = generate_motion(speech.timeline, driving, audio, pipeline.motion)
     return motion, mouth_cues(speech.timeline, motion.duration)

@@ -4,6 +4,7 @@
     python bench/rig_speed.py --quick     # 10 s and 60 s only
     python bench/rig_speed.py --lengths 60 --cores 2
     python bench/rig_speed.py --lengths 60 --cores 2 --env OMP_NUM_THREADS=1 AFFECT_STUDIO_THREADS=1
+    python bench/rig_speed.py --lengths 60 --emotions auto happy:0.8
 
 Audio: concatenated flite sentences with 0.3-0.8 s pauses (`bench.phonemes.long_speech`, cached under
 `bench/.cache/`), written once as a WAV so that loading it is part of the measured work. Every case
@@ -11,13 +12,14 @@ Audio: concatenated flite sentences with 0.3-0.8 s pauses (`bench.phonemes.long_
 before it starts (so thread pools, ONNX Runtime and the phone decoders' process pool all see only those
 cores). The process builds a `RigCurvesPipeline`, loads its models (`speech.load_models()`) and warms up
 on one short sentence (with and without transcript, all exports: decoders built, canonical face loaded);
-that start-up is reported apart. Then, timed: `load_audio(wav)`, the pipeline with emotion "auto" at 60
-fps (its own per-stage `result.seconds`), and each export format written on its own with
-`get_exporter(name).export(...)`.
+that start-up is reported apart (it also starts the phone decoders' worker processes). Then, timed:
+`load_audio(wav)`, the pipeline at 60 fps (its own per-stage `result.seconds`), and each export format
+written on its own with `get_exporter(name).export(...)`. The emotion is "auto" (estimated from the speech
+and transcript) unless `--emotions` names others: a named emotion skips the estimate.
 
 Printed per case: the real-time factor (wall-clock seconds per second of audio) of every stage and of the
-whole (load -> last file), the CPU time per second of audio (all the case's processes: what other load on
-the machine does not inflate), and the peak RSS (`VmHWM`) of the main process and of its largest phone
+whole (load -> last file), the CPU time per second of audio (the main process and the phone workers: what
+other load on the machine does not inflate), and the peak RSS (`VmHWM`) of the main process and of its largest phone
 worker. Targets (issue): whole RTF <= 0.03 on 2 cores and <= 0.06 on 1 core for 60 s; linear in length.
 """
 
@@ -66,7 +68,21 @@ def wav_for(seconds: float) -> tuple[Path, Path]:
 # --- one case, in its own process --------------------------------------------------------------------
 
 
-def case(seconds: float, with_transcript: bool) -> dict:
+def _worker_cpu_s() -> float:
+    """CPU seconds used so far by this process's live children (the phone workers; `os.times` counts
+    children only once they have exited)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in Path(f"/proc/self/task/{os.getpid()}/children").read_text().split():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
     from generation.rig_curves import RigCurvesPipeline
     from recognition.audio import load_audio
     from rigs.export import ExportInput, available_formats, export_all, get_exporter
@@ -88,11 +104,11 @@ def case(seconds: float, with_transcript: bool) -> dict:
 
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rig_speed_") as tmp, WorkerMemory() as workers:
-        start, before = time.perf_counter(), os.times()
+        start, before, workers_before = time.perf_counter(), os.times(), _worker_cpu_s()
         clock = time.perf_counter()
         audio = load_audio(wav)
         stages["load audio"] = time.perf_counter() - clock
-        result = pipeline(audio=audio, transcript=transcript, emotion="auto")
+        result = pipeline(audio=audio, transcript=transcript, emotion=emotion)
         stages.update(result.seconds)
         data = ExportInput(result.motion, result.mouth_cues, audio.source, "auto", "take")
         sizes = {}
@@ -102,16 +118,17 @@ def case(seconds: float, with_transcript: bool) -> dict:
             path = exporter.export(data, Path(tmp) / f"take{exporter.suffix}")
             stages[f"export {name}"] = time.perf_counter() - clock
             sizes[name] = path.stat().st_size
-        wall, after = time.perf_counter() - start, os.times()
+        wall, after, workers_after = time.perf_counter() - start, os.times(), _worker_cpu_s()
         # export_all on the same input, for comparison with the sum of the single formats
         clock = time.perf_counter()
         export_all(data, Path(tmp) / "all", None)
         export_all_s = time.perf_counter() - clock
-    cpu = sum(after[k] - before[k] for k in range(4))
+    cpu = sum(after[k] - before[k] for k in range(4)) + workers_after - workers_before
     return {
         "seconds": audio.duration,
         "cores": cores,
         "transcript": with_transcript,
+        "emotion": emotion,
         "stages": stages,
         "wall": wall,
         "cpu": cpu,
@@ -127,11 +144,13 @@ def case(seconds: float, with_transcript: bool) -> dict:
     }
 
 
-def run_case(seconds: float, cores: int, with_transcript: bool, env: dict[str, str] | None = None) -> dict:
+def run_case(
+    seconds: float, cores: int, with_transcript: bool, emotion: str, env: dict[str, str] | None = None
+) -> dict:
     """`case` in a fresh process pinned to the first `cores` usable CPUs, with `env` added to its environment."""
     cpus = sorted(os.sched_getaffinity(0))[:cores]
     out = subprocess.run(
-        [sys.executable, __file__, "--case", str(seconds), str(int(with_transcript))],
+        [sys.executable, __file__, "--case", str(seconds), str(int(with_transcript)), emotion],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -151,8 +170,9 @@ def table(results: list[dict]) -> Table:
     )
     t.add_column("stage")
     for r in results:
-        t.add_column(f"{r['seconds']:.0f} s\n{r['cores']} core{'s' * (r['cores'] > 1)}\n"
-                     f"{'transcript' if r['transcript'] else 'no transcr.'}", justify="right")  # fmt: skip
+        transcript = "transcript" if r["transcript"] else "no transcr."
+        cores = f"{r['cores']} core{'s' * (r['cores'] > 1)}"
+        t.add_column(f"{r['seconds']:.0f} s\n{cores}\n{transcript}\n{r['emotion']}", justify="right")
     keys = ["load audio"] + [key for _, key in STAGES]
     labels = ["load audio"] + [label for label, _ in STAGES]
     formats = sorted({k for r in results for k in r["stages"] if k.startswith("export ")})
@@ -187,14 +207,17 @@ def main() -> None:
     parser.add_argument("--lengths", type=float, nargs="+")
     parser.add_argument("--cores", type=int, nargs="+")
     parser.add_argument("--transcript", choices=("yes", "no", "both"), default="both")
+    parser.add_argument(
+        "--emotions", nargs="+", default=["auto"], help="each case's emotion: auto (estimated) or named (happy:0.8)"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
         "--env", nargs="+", default=[], metavar="KEY=VALUE", help="environment of the cases, e.g. OMP_NUM_THREADS=1"
     )
-    parser.add_argument("--case", nargs=2, metavar=("SECONDS", "TRANSCRIPT"), help=argparse.SUPPRESS)
+    parser.add_argument("--case", nargs=3, metavar=("SECONDS", "TRANSCRIPT", "EMOTION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(case(float(args.case[0]), args.case[1] == "1")))
+        print(json.dumps(case(float(args.case[0]), args.case[1] == "1", args.case[2])))
         return
     console = Console(width=200)
     lengths = args.lengths or ((10.0, 60.0) if args.quick else (10.0, 60.0, 600.0))
@@ -208,24 +231,24 @@ def main() -> None:
     for seconds in lengths:
         for n in cores:
             for with_transcript in transcripts:
-                r = run_case(seconds, n, with_transcript, dict(kv.split("=", 1) for kv in args.env))
-                results.append(r)
-                rtf = r["wall"] / r["seconds"]
-                target = f"<= {TARGETS[n]}" if seconds == 60 and n in TARGETS else ("linear" if seconds != 60 else "")
-                record("rig curves", f"audio -> all exports, 60 fps, {seconds:.0f} s, {n} core(s), "
-                       f"{'transcript' if with_transcript else 'no transcript'}", f"RTF {rtf:.4f}", target,
-                       f"peak RSS {r['main_mb'] + r['worker_mb']:.0f} MB")  # fmt: skip
-                console.print(
-                    f"  done: {seconds:.0f} s, {n} core(s), transcript {'yes' if with_transcript else 'no'}: "
-                    f"RTF {r['wall'] / r['seconds']:.4f}"
-                )
+                for emotion in args.emotions:
+                    r = run_case(seconds, n, with_transcript, emotion, dict(kv.split("=", 1) for kv in args.env))
+                    results.append(r)
+                    rtf = r["wall"] / r["seconds"]
+                    target = "linear" if seconds != 60 else (f"<= {TARGETS[n]}" if n in TARGETS else "")
+                    record("rig curves", f"audio -> all exports, 60 fps, {seconds:.0f} s, {n} core(s), "
+                           f"{'transcript' if with_transcript else 'no transcript'}, emotion {emotion}",
+                           f"RTF {rtf:.4f}", target, f"peak RSS {r['main_mb'] + r['worker_mb']:.0f} MB")  # fmt: skip
+                    console.print(
+                        f"  done: {seconds:.0f} s, {n} core(s), transcript {'yes' if with_transcript else 'no'}, "
+                        f"emotion {emotion}: RTF {rtf:.4f}"
+                    )
     console.print(table(results))
     if args.env:
         console.print(f"environment of every case: {' '.join(args.env)}")
     console.print(
         "targets: whole RTF <= 0.03 on 2 cores and <= 0.06 on 1 core for 60 s, linear in length. Start-up (model "
-        "loading + one warm-up sentence) is once per process and not in the RTF; the phone decoders' process pool "
-        "(audio > 40 s, 2 cores) is started by each call, so its start is in 'phones'."
+        "loading, the phone decoders' worker processes, one warm-up sentence) is once per process and not in the RTF."
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -42,6 +42,11 @@ class RigCurvesPipeline:
         self.speech = speech or SpeechAnalysisPipeline()
         self.motion = motion or MotionConfig()
 
+    def needs_estimate(self, spec: EmotionSpec) -> bool:
+        """Whether the emotion must be estimated from the speech: for "auto", or to blend the user's
+        emotion with it (`FusionConfig.override_mode`); a user's emotion that replaces it needs none."""
+        return spec.is_auto or self.speech.fusion.override_mode != "replace"
+
     def __call__(
         self,
         audio: Audio | None = None,
@@ -77,7 +82,7 @@ class RigCurvesPipeline:
             transcript = text
 
         fps = self.motion.fps
-        speech = self.speech(audio, transcript, fps=fps, timeline=timeline)
+        speech = self.speech(audio, transcript, fps=fps, timeline=timeline, estimate_emotion=self.needs_estimate(spec))
         seconds.update(speech.seconds)
 
         clock = time.perf_counter()

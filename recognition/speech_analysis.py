@@ -29,14 +29,22 @@ class SpeechAnalysis:
     audio: Audio
     segments: list[tuple[float, float]]  # speech (voice activity), seconds
     timeline: PhoneTimeline
-    speech_emotion: EmotionTrack
+    speech_emotion: EmotionTrack | None  # None when no estimate was asked for (`estimate_emotion=False`)
     text_emotions: list[TextEmotion]
-    emotion: EmotionTrack  # fused from the speech and text estimates
+    emotion: EmotionTrack | None  # fused from the speech and text estimates; None as `speech_emotion`
     transcript: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # wall-clock time per stage
 
     def to_dict(self) -> dict[str, Any]:
         track = self.emotion
+        emotion_track = None
+        if track is not None:
+            emotion_track = {
+                "fps": track.fps,
+                "channels": ["probabilities[7]", "valence", "arousal", "intensity"],
+                "dominant": track.dominant(),
+                "embedding": track.embedding.round(4).tolist(),
+            }
         return {
             "source": self.audio.source,
             "duration": round(self.audio.duration, 3),
@@ -45,12 +53,7 @@ class SpeechAnalysis:
             "transcript": self.transcript,
             "phones": self.timeline.to_dict(),
             "text_emotion": [t.to_dict() for t in self.text_emotions],
-            "emotion_track": {
-                "fps": track.fps,
-                "channels": ["probabilities[7]", "valence", "arousal", "intensity"],
-                "dominant": track.dominant(),
-                "embedding": track.embedding.round(4).tolist(),
-            },
+            "emotion_track": emotion_track,
             "notes": "speech emotion is a prosodic estimate (loudness, pitch, rate, spectrum), not a trained "
             "classifier; valence from speech is weak and weighted low",
             "stage_seconds": {k: round(v, 4) for k, v in self.seconds.items()},
@@ -103,8 +106,11 @@ class SpeechAnalysisPipeline:
         transcript: str | None = None,
         fps: float = 30.0,
         timeline: PhoneTimeline | None = None,
+        estimate_emotion: bool = True,
     ) -> SpeechAnalysis:
-        """Analyse `audio`. Pass `timeline` when the phones are already known (TTS), to skip recognition.
+        """Analyse `audio`. Pass `timeline` when the phones are already known (TTS), to skip recognition,
+        and `estimate_emotion=False` when the emotion is the user's anyway: no speech or text emotion is
+        computed then (`emotion` and `speech_emotion` are None), which saves ~a fifth of the rig's time.
 
         Raises `InputFileError` for audio without speech (silence).
         """
@@ -122,6 +128,8 @@ class SpeechAnalysisPipeline:
             timeline = phone_timeline(audio, transcript)
         seconds["phones"] = time.perf_counter() - clock
 
+        if not estimate_emotion:
+            return SpeechAnalysis(audio, segments, timeline, None, [], None, transcript, seconds)
         clock = time.perf_counter()
         speech_track = self.ser.recognize(audio, fps, timeline)
         seconds["speech emotion"] = time.perf_counter() - clock
