@@ -71,7 +71,9 @@ def speed_case(seconds: float, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("out/bench_talking_face"))
-    parser.add_argument("--lengths", type=float, nargs="+", default=[10.0, 60.0], help="clips for speed and memory")
+    parser.add_argument(
+        "--lengths", type=float, nargs="*", default=[10.0, 60.0], help="clips for speed and memory (none: skip)"
+    )
     parser.add_argument("--case", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

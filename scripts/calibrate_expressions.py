@@ -7,9 +7,11 @@ The current strengths came from `--calibrate hopper.jpg --hold-out portrait.png 
 emotions, an earlier judge that read the 512 px face crop with the mouth closed). Anger and disgust never
 read that way; for them several `--emotions angry disgusted --steps 160..240` runs on both faces (crop
 and whole-portrait judges) gave candidates, and the candidate with the best Acc_emo in talking-face
-videos (`bench/talking_face.py`) was kept. There is no third bundled frontal face to hold out. All of
-these ran before the renderer's photo jaw gain (`PHOTO_JAW_GAIN` = 1.5, which the judge now renders
-with): the strengths have not been recalibrated since.
+videos (`bench/talking_face.py`) was kept. There is no third bundled frontal face to hold out. Those ran
+before the renderer's photo jaw gain (`PHOTO_JAW_GAIN` = 1.5) and its expression creases
+(`generation.talking_face.wrinkles`). With both, `--emotions disgusted angry sad` (3 restarts x 120
+steps, both faces) gave the current anger and disgust; its sadness read worse in the videos (64 % of
+frames against 77 %), so sadness kept its earlier strengths.
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths

@@ -10,6 +10,7 @@ import pytest
 
 from generation.talking_face import DenseWarp, WarpRenderer, compose
 from generation.talking_face.rig import LIPS_INNER_LOWER, LIPS_INNER_UPPER, mouth_polygon, polygon_coverage
+from generation.talking_face.wrinkles import WrinkleLayer, between
 from generation.video_writer import VideoWriter
 from rigs.arkit import ARKIT_INDEX
 from rigs.face_mesh import CanonicalFace, load_canonical_face
@@ -276,3 +277,51 @@ def test_video_writer_muxes_audio_with_the_frames(tmp_path, renderer):
     assert abs(samples / rate - frames / fps) < 0.1
     head = path.read_bytes()[:4096]
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+
+
+def test_creases_shade_the_skin_a_warp_cannot_fold(renderer, monkeypatch):
+    """A sneer (AU9) darkens the bridge of the nose as deep as the channel goes, and nothing far from it;
+    mid-forehead folds need the inner brow raised alone (sadness), not both brows (surprise)."""
+
+    def render(depth: float, **channels) -> np.ndarray:
+        monkeypatch.setattr(renderer.wrinkles, "depth", depth)
+        return renderer.render(weights(renderer, **channels)).astype(np.float32).mean(axis=2)
+
+    points = renderer.rig.src_points
+    bridge = np.round((points[6] + points[197]) / 2).astype(int)  # between the eyes, on the nose
+    x, y = bridge
+    size = int(0.06 * renderer.rig.face_size)
+    around_bridge = (slice(y - size, y + size), slice(x - size, x + size))
+
+    def bridge_darkening(strength: float) -> float:
+        return float((render(0.0, noseSneer_=strength) - render(0.35, noseSneer_=strength))[around_bridge].max())
+
+    quarter, half, full = bridge_darkening(0.25), bridge_darkening(0.5), bridge_darkening(1.0)
+    assert full > 25, full  # a visible fold: measured 75 grey levels at the darkest pixel
+    assert 0 < quarter < half < 0.8 * full, (quarter, half, full)  # deeper with the channel (54 at half)
+    changed = np.abs(render(0.35, noseSneer_=1.0) - render(0.0, noseSneer_=1.0)) > 1
+    rows, cols = np.nonzero(changed)
+    nose_to_mouth = points[[6, 129, 358, 216, 436]]
+    assert cols.min() >= nose_to_mouth[:, 0].min() - size and cols.max() <= nose_to_mouth[:, 0].max() + size
+    assert rows.min() >= points[[9, 55, 285], 1].min() - size and rows.max() <= nose_to_mouth[:, 1].max() + size
+
+    def forehead_change(**channels) -> float:
+        return float(np.abs(render(0.35, **channels) - render(0.0, **channels)).max())
+
+    assert forehead_change(browInnerUp=1.0) > 15  # sadness: folds
+    assert forehead_change(browInnerUp=1.0, browOuterUp_=1.0) == 0.0  # surprise: evenly raised brows, none
+
+
+def test_creases_measure_from_the_portraits_own_expression():
+    """Channels the portrait already shows (its own creases are in the photo) add no crease until exceeded."""
+    rest = np.zeros(len(ARKIT_INDEX), np.float32)
+    rest[ARKIT_INDEX["mouthUpperUpRight"]] = 0.5
+    layer = WrinkleLayer(face_size=200.0, rest=rest)
+    names = [crease.name for crease in layer.creases]
+    at_rest = layer.strengths(rest)
+    assert not at_rest.any()
+    beyond = rest.copy()
+    beyond[ARKIT_INDEX["mouthUpperUpRight"]] = 0.8
+    assert layer.strengths(beyond)[names.index("nasolabial right")] == pytest.approx(0.3)
+    assert layer.strengths(beyond)[names.index("nasolabial left")] == 0.0
+    assert between(6, between(6, 197, 0.5), 0.5) == {6: 0.75, 197: 0.25}

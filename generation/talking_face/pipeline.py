@@ -48,6 +48,7 @@ class TalkingFaceConfig:
     max_yaw_deg: float = 35.0  # a face turned further than this cannot be animated convincingly in 2D
     min_face_px: int = 64  # smaller faces still work, upscaled, with a warning
     crf: int = 20  # H.264 quality (lower is better and bigger)
+    wrinkle_depth: float = 0.35  # expression creases (nose, brows, nasolabial folds); 0 turns them off
     motion: MotionConfig = field(default_factory=lambda: MotionConfig(fps=25.0))
     refiner: MouthRefinerConfig | None = None  # a local diffusers inpainting model repaints the mouth
 
@@ -155,7 +156,7 @@ class TalkingFacePipeline:
         motion = curves.motion
 
         clock = time.perf_counter()
-        renderer = WarpRenderer(image, face, self.canonical, self.config.resolution)
+        renderer = WarpRenderer(image, face, self.canonical, self.config.resolution, self.config.wrinkle_depth)
         if self.refiner is not None:
             renderer = RefinedRenderer(renderer, self.refiner)
         sound = curves.speech.audio

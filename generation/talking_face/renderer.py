@@ -5,7 +5,8 @@
     frame = compose(portrait, crop, renderer.rig)      # the whole portrait with the face pasted back
 
 `WarpRenderer`, the default, is the recipe: fit the rig once, then per frame move the control points
-(`rig`), warp the portrait crop (`warp`), paint the mouth interior (`mouth`) and the eyes (`eyes`).
+(`rig`), warp the portrait crop (`warp`), shade the expression creases (`wrinkles`), paint the mouth
+interior (`mouth`) and the eyes (`eyes`).
 Other renderers (a 3D mesh renderer, a neural one) implement the same `Renderer` protocol.
 """
 
@@ -20,6 +21,7 @@ from generation.talking_face.eyes import EyeLayer
 from generation.talking_face.mouth import MouthInterior
 from generation.talking_face.rig import PortraitRig
 from generation.talking_face.warp import DenseWarp
+from generation.talking_face.wrinkles import WrinkleLayer
 from recognition.face import FaceObservation
 from rigs.face_mesh import CanonicalFace
 
@@ -36,14 +38,23 @@ class Renderer(Protocol):
 
 
 class WarpRenderer:
-    """The default renderer: a piecewise-affine warp of the portrait with a synthesised mouth interior,
-    eyelids and moving irises. Fitting costs ~0.2 s; a 512² frame ~10-20 ms on one core."""
+    """The default renderer: a piecewise-affine warp of the portrait with expression creases, a synthesised
+    mouth interior, eyelids and moving irises. Fitting costs ~0.2 s; a 512² frame ~10-20 ms on one core.
+    `wrinkle_depth`: how dark a crease at full strength is (0: none; `generation.talking_face.wrinkles`)."""
 
-    def __init__(self, portrait: np.ndarray, face: FaceObservation, canonical: CanonicalFace, resolution: int = 512):
+    def __init__(
+        self,
+        portrait: np.ndarray,
+        face: FaceObservation,
+        canonical: CanonicalFace,
+        resolution: int = 512,
+        wrinkle_depth: float = 0.35,
+    ):
         self.portrait = portrait
         self.rig = PortraitRig.fit(portrait, face, canonical, resolution)
         self.resolution = resolution
         self.warp = DenseWarp(self.rig.src_points, self.rig.triangles, (resolution, resolution))
+        self.wrinkles = WrinkleLayer(self.rig.face_size, wrinkle_depth, rest=self.rig.rest_weights())
         self.mouth = MouthInterior(self.rig.source, self.rig.src_points)
         self.eyes = [EyeLayer(self.rig.source, self.rig.src_points, side) for side in ("left", "right")]
         # what the warp moves: the crop with the mouth and eye openings filled (the layers redraw them)
@@ -60,6 +71,7 @@ class WarpRenderer:
         points = self.last_points = self.rig.points(weights, head, eyes)
         rigid = self.rig.rigid_points(head)
         frame = self.warp(self.warp_source, points)
+        self.wrinkles.render(frame, points, weights)
         self.mouth.render(frame, points, rigid)
         for eye in self.eyes:
             eye.render(frame, points, rigid)

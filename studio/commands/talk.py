@@ -32,6 +32,9 @@ def talk(
     head_motion: float = typer.Option(1.0, "--head-motion", help="Head motion scale (0 = still)."),
     expression_scale: float = typer.Option(1.0, "--expression-scale", help="Emotion strength scale."),
     blink_rate: float = typer.Option(1.0, "--blink-rate", help="Blink rate scale (0 = no blinks)."),
+    wrinkles: float = typer.Option(
+        0.35, "--wrinkles", min=0, max=1, help="Depth of expression creases (nose, brows, cheeks); 0 = none."
+    ),
     face_index: int = typer.Option(0, "--face-index", min=0, help="Which face to animate, largest first."),
     score: bool = typer.Option(True, "--score/--no-score", help="Re-measure the video and print a score card."),
     seed: int = typer.Option(0, "--seed", help="Seed for blinks, gaze and head motion."),
@@ -67,7 +70,7 @@ def talk(
         fps=fps, seed=seed, head_motion=head_motion, expression_scale=expression_scale, blink_rate=blink_rate
     )
     config = TalkingFaceConfig(
-        resolution=resolution, fps=fps, face_index=face_index, motion=motion,
+        resolution=resolution, fps=fps, face_index=face_index, motion=motion, wrinkle_depth=wrinkles,
         refiner=MouthRefinerConfig(model_dir=refiner) if refiner is not None else None,
     )  # fmt: skip
     sound = load_audio(audio) if audio is not None else None
