@@ -11,10 +11,13 @@ videos (`bench/talking_face.py`) was kept. There is no third bundled frontal fac
 before the renderer's photo jaw gain (`PHOTO_JAW_GAIN` = 1.5) and its expression creases
 (`generation.talking_face.wrinkles`). With both, `--emotions disgusted angry sad` (3 restarts x 120
 steps, both faces) gave the current anger and disgust; its sadness read worse in the videos (64 % of
-frames against 77 %), so sadness kept its earlier strengths. Happiness's AU14 and surprise's AU22, which
-the first calibration added, were then dropped by hand: the landmarker read the dimpled and funnelled
-mouths as jaw opening (re-detected jawOpen r in the videos 0.74 -> 0.78 and 0.67 -> 0.88 without them),
-and both still read in 90-100 % of frames.
+frames against 77 %), so sadness kept its earlier strengths (a longer run, `--steps 200`, found
+candidates for both that read worse in the videos). Then, by hand, against the talking-face videos:
+surprise lost the lip funnel (AU22) the first calibration gave it, which the landmarker read as jaw
+opening (re-detected jawOpen r 0.67 -> 0.88; 92 -> 90 % of frames read; Hopper's surprise reads as fear
+with or without it, p 0.42 / 0.10); happiness traded its dimpler (AU14) for a stronger smile (AU12 1.0):
+Hopper p(happy) 0.64 -> 0.73 on stills, the video's jaw r 0.74 -> 0.75 (without AU14 and at AU12 0.5
+the jaw read 0.78-0.81 but Hopper's smile read as sad).
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths

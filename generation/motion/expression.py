@@ -18,10 +18,11 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # ensemble (on the bundled sample faces; anger and disgust with their EMFACS variants: upper lip raised,
 # lip corners down, a little jaw drop; both recalibrated with the renderer's expression creases, which
 # made disgust readable; happiness and surprise are their EMFACS units alone, as a dimpler or a funnel
-# there made the jaw harder to read). The jaw is otherwise left to speech; lips part (AU25) is speech's.
+# there made the jaw harder to read: see the calibration script). The jaw is otherwise left to speech;
+# lips part (AU25) is speech's.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
-    "happy": {6: 0.5, 12: 0.5},
+    "happy": {6: 0.5, 12: 1.0},
     "sad": {1: 1.0, 4: 0.73, 15: 0.53, 28: 1.0, 16: 0.51, 7: 0.75},
     "angry": {4: 0.81, 5: 0.59, 7: 0.5, 23: 0.58, 24: 0.64, 9: 0.45, 10: 0.58, 16: 1.0, 26: 0.35},
     "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.5, 20: 0.5, 26: 0.22, 15: 0.77},
