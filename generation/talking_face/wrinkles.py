@@ -89,12 +89,27 @@ CREASES: tuple[Crease, ...] = (
 )
 
 
+PIECES = 12  # segments each crease line is drawn in
+TAPER = np.sin(np.pi * (np.arange(PIECES) + 0.5) / PIECES) ** 0.7  # each segment's share: wrinkles taper
+
+
+def resampling(count: int) -> np.ndarray:
+    """`(PIECES + 1, count)`: weights placing `PIECES + 1` points evenly along a polyline of `count` points
+    (evenly in its parameter: each stretch between two of its points gets the same number of pieces)."""
+    at = np.linspace(0.0, count - 1, PIECES + 1)
+    low = np.minimum(at.astype(int), count - 2)
+    weights = np.zeros((PIECES + 1, count), np.float32)
+    weights[np.arange(PIECES + 1), low] = 1.0 - (at - low)
+    weights[np.arange(PIECES + 1), low + 1] = at - low
+    return weights
+
+
 class WrinkleLayer:
     """Draws `CREASES` over a rendered face crop, in place.
 
     face_size: the face's width in crop pixels (sets the crease width); depth: how much a crease at full
     strength darkens the skin (0 turns the layer off); rest: `(52,)` the portrait's own ARKit weights,
-    which its pixels already show. ~0.5 ms per 512² frame while creases show.
+    which its pixels already show. ~1 ms per 512² frame while creases show (one core).
     """
 
     def __init__(
@@ -107,15 +122,21 @@ class WrinkleLayer:
         self.depth = float(depth)
         self.creases = creases
         self.sigma = max(0.6, 0.008 * face_size)  # the fold's blur, crop pixels
-        anchors = [anchor for crease in creases for line in crease.lines for anchor in line]
-        self.anchor_weights = np.zeros((len(anchors), NUM_LANDMARKS), np.float32)
-        for row, anchor in enumerate(anchors):
-            for index, weight in anchor.items():
-                self.anchor_weights[row, index] = weight
-        self.line_rows: list[list[slice]] = []  # per crease, its lines' rows in `anchor_weights`
-        row = 0
+        # every line's drawn points as fixed blends of the landmarks: one matrix product per frame
+        blocks: list[np.ndarray] = []
+        self.line_rows: list[list[slice]] = []  # per crease, its lines' rows in `sample_weights`
         for crease in creases:
-            self.line_rows.append([slice(row, row := row + len(line)) for line in crease.lines])
+            rows = []
+            for line in crease.lines:
+                anchors = np.zeros((len(line), NUM_LANDMARKS), np.float32)
+                for row, anchor in enumerate(line):
+                    for index, weight in anchor.items():
+                        anchors[row, index] = weight
+                start = sum(len(block) for block in blocks)
+                blocks.append(resampling(len(line)) @ anchors)
+                rows.append(slice(start, start + PIECES + 1))
+            self.line_rows.append(rows)
+        self.sample_weights = np.concatenate(blocks)
         self.drive = [np.array([ARKIT_INDEX[c] for c in crease.drive]) for crease in creases]
         self.relief = [np.array([ARKIT_INDEX[c] for c in crease.relief], int) for crease in creases]
         rest = np.zeros(len(ARKIT_INDEX), np.float32) if rest is None else np.asarray(rest, np.float32)
@@ -142,43 +163,32 @@ class WrinkleLayer:
         """Shade the creases into `frame` `(S, S, 3) uint8` for control `points` `(N, 2)` crop pixels (the
         landmarks first) and ARKit `weights` `(52,)`."""
         strengths = self.strengths(weights)
-        if self.depth <= 0 or strengths.max() < 0.05:
+        active = [(rows, float(s)) for rows, s in zip(self.line_rows, strengths, strict=True) if s >= 0.05]
+        if self.depth <= 0 or not active:
             return
-        anchors = self.anchor_weights @ points[:NUM_LANDMARKS].astype(np.float32)
+        samples = self.sample_weights @ points[:NUM_LANDMARKS].astype(np.float32)
+        drawn = np.concatenate([samples[r] for rows, _ in active for r in rows])
         margin = 6 * self.sigma
-        x0, y0 = np.maximum(np.floor(anchors.min(axis=0) - margin), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(anchors.max(axis=0) + margin), frame.shape[1::-1]).astype(int)
+        x0, y0 = np.maximum(np.floor(drawn.min(axis=0) - margin), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(drawn.max(axis=0) + margin), frame.shape[1::-1]).astype(int)
         if x1 <= x0 or y1 <= y0:
             return
         folds = np.zeros((y1 - y0, x1 - x0), np.float32)
-        for rows, strength in zip(self.line_rows, strengths, strict=True):
-            if strength >= 0.05:
-                for r in rows:
-                    _draw_tapered(folds, anchors[r] - (x0, y0), float(strength))
+        for rows, strength in active:
+            for r in rows:
+                xy = np.round((samples[r] - (x0, y0)) * 16).astype(np.int32).tolist()  # 1/16-pixel precision
+                for k in range(PIECES):
+                    cv2.line(folds, xy[k], xy[k + 1], strength * float(TAPER[k]), 1, cv2.LINE_AA, 4)
         dark = cv2.GaussianBlur(folds, (0, 0), self.sigma) / self.fold_peak
-        # the ridge above a fold catches the light: the folds, blurred wider and lifted
-        lift = np.float32([[1, 0, 0], [0, 1, -2.5 * self.sigma]])
-        ridge = cv2.warpAffine(folds, lift, folds.shape[::-1], flags=cv2.INTER_LINEAR)
+        # the ridge above a fold catches the light: the folds lifted, blurred wider
+        lift = max(1, round(2.5 * self.sigma))
+        ridge = np.zeros_like(folds)
+        ridge[:-lift] = folds[lift:]
         light = np.clip(cv2.GaussianBlur(ridge, (0, 0), 2 * self.sigma) / self.ridge_peak - dark, 0.0, 1.0)
         patch = frame[y0:y1, x0:x1].astype(np.float32)
         patch *= (1.0 - self.depth * np.clip(dark, 0.0, 1.0))[..., None]
         patch += (255.0 - patch) * (0.25 * self.depth * light)[..., None]
         frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
-
-
-def _draw_tapered(canvas: np.ndarray, polyline: np.ndarray, strength: float, pieces: int = 12) -> None:
-    """Draw `polyline` `(k, 2)` pixels into `canvas` as `pieces` segments of equal length whose value rises
-    from 0 at the ends to `strength` in the middle (wrinkles taper), anti-aliased at 1/16-pixel precision."""
-    steps = np.linalg.norm(np.diff(polyline, axis=0), axis=1)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    if along[-1] <= 0:
-        return
-    at = np.linspace(0.0, along[-1], pieces + 1)
-    xy = np.round(np.column_stack([np.interp(at, along, polyline[:, 0]), np.interp(at, along, polyline[:, 1])]) * 16)
-    xy = xy.astype(np.int32)
-    middle = (np.arange(pieces) + 0.5) / pieces
-    for (a, b), value in zip(zip(xy[:-1], xy[1:], strict=True), np.sin(np.pi * middle) ** 0.7, strict=True):
-        cv2.line(canvas, tuple(map(int, a)), tuple(map(int, b)), strength * float(value), 1, cv2.LINE_AA, 4)
 
 
 def _line_peak(sigma: float) -> float:
