@@ -23,6 +23,7 @@ import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from recognition.video import iter_frames
 from rigs.assets import sample_path
 from rigs.emotions import EMOTIONS
 from rigs.export import available_formats
@@ -127,10 +128,23 @@ def test_talking_face_from_portrait_and_speech(talked):
             "talking_face.metahuman.csv", "talking_face.json", "talking_face.tsv"} <= set(names)  # fmt: skip
 
 
+def test_the_crease_slider_reaches_the_renderer(client, clip):
+    """Disgust with expression creases at 1 and at 0, everything else equal: only the creases differ."""
+    def frames(wrinkles: float) -> np.ndarray:
+        video, *_ = talk(client, audio=clip, mode="Emotion + intensity", emotion_class="disgusted", intensity=1.0,
+                         score=False, head_motion=0, blink_rate=0, wrinkles=wrinkles)  # fmt: skip
+        return np.stack([frame for _, frame in iter_frames(video)]).astype(np.int16)
+
+    creased, plain = frames(1.0), frames(0.0)
+    assert creased.shape == plain.shape
+    assert np.abs(creased - plain).max() > 40  # folds, not encoder noise
+    assert creased.mean() < plain.mean()  # creases only darken (their lit ridges are faint)
+
+
 def test_talking_face_from_typed_text_with_a_timeline_unscored(client):
     video, summary, score, score_plot, _, files = talk(
         client, text="Hi there!", mode="Timeline", timeline="0s:neutral, 0.5s:surprised:0.9", score=False,
-        head_motion=0, blink_rate=0, fps=30,
+        head_motion=0, blink_rate=0, fps=30, wrinkles=0,
     )  # fmt: skip
     frames, duration, *_ = video_facts(video)
     assert duration > 0.5 and frames == pytest.approx(duration * 30, abs=2)

@@ -67,6 +67,7 @@ def render(
     resolution: int | str,
     fps: int | str,
     score: bool,
+    wrinkles: float = 0.35,
 ):
     """The job behind the Generate button; returns the values of the tab's outputs."""
     from generation.motion import MotionConfig
@@ -87,7 +88,7 @@ def render(
         fps=float(fps), seed=int(seed or 0), head_motion=float(head_motion), expression_scale=float(expression_scale),
         blink_rate=float(blink_rate),
     )  # fmt: skip
-    config = TalkingFaceConfig(resolution=int(resolution), fps=float(fps), motion=motion)
+    config = TalkingFaceConfig(resolution=int(resolution), fps=float(fps), motion=motion, wrinkle_depth=float(wrinkles))
 
     job.step(0.02, "loading models" if not ctx.models.is_loaded("speech") else "reading the inputs")
     sound = None
@@ -191,7 +192,12 @@ def build(ctx: StudioContext) -> None:
                         elem_id="talk-resolution",
                     )  # fmt: skip
                     fps = gr.Radio(FPS_CHOICES, value=25, label="Frame rate")
-                score = gr.Checkbox(True, label="Score the video", info="Re-detects every frame: about +1 s per s")
+                with gr.Row():
+                    wrinkles = gr.Slider(
+                        0.0, 1.0, value=0.35, step=0.05, label="Expression creases",
+                        info="Folds on the nose, brows and forehead as the face moves; 0: none",
+                    )  # fmt: skip
+                    score = gr.Checkbox(True, label="Score the video", info="Re-detects every frame: about +1 s per s")
             with gr.Row():
                 generate = gr.Button("Generate video", variant="primary", scale=3, elem_id="talk-generate")
                 stop = gr.Button("Stop", variant="stop", scale=1, elem_id="talk-stop")
@@ -239,17 +245,17 @@ def build(ctx: StudioContext) -> None:
                     files = gr.File(label="MP4, score card, curves in every format, all as one zip",
                                     file_count="multiple", interactive=False)  # fmt: skip
 
-    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score]
+    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score, wrinkles]
     outputs = [video, summary, score_table, score_plot, curves_plot, files]
 
     async def talking_face(
         portrait, audio, text, voice, mode, emotion_class, intensity, valence, arousal, timeline,
-        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, progress=gr.Progress(),
+        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, wrinkles, progress=gr.Progress(),
     ):  # fmt: skip
         def work(job: Job):
             spec = emotion_text(mode, emotion_class, intensity, valence, arousal, timeline)
             return render(ctx, job, portrait, audio, text, voice, spec, head_motion, blink_rate, expression_scale, seed,
-                          resolution, fps, score)  # fmt: skip
+                          resolution, fps, score, wrinkles)  # fmt: skip
 
         return await run_job(ctx.workspace, "talk", work, progress)
 
