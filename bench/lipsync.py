@@ -65,7 +65,7 @@ from generation.motion.visemes import VOWELS  # noqa: E402
 from generation.rig_curves import RigCurvesPipeline  # noqa: E402
 from recognition.audio import Audio  # noqa: E402
 from recognition.emotion_spec import parse_emotion_spec  # noqa: E402
-from recognition.fusion import apply_override  # noqa: E402
+from recognition.fusion import apply_override, estimate_needed  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 from rigs.export import ExportInput, get_exporter  # noqa: E402
@@ -103,9 +103,9 @@ def animate(
     itself by `check_animate`)."""
     spec = parse_emotion_spec(emotion)
     fps = pipeline.motion.fps
-    estimate = pipeline.needs_estimate(spec)
-    speech = pipeline.speech(audio, transcript, fps=fps, timeline=timeline, estimate_emotion=estimate)
-    driving = apply_override(speech.emotion, spec, fps, audio.duration)
+    fusion = pipeline.speech.fusion
+    speech = pipeline.speech(audio, transcript, fps, timeline, estimate_emotion=estimate_needed(spec, fusion))
+    driving = apply_override(speech.emotion, spec, fps, audio.duration, fusion)
     motion = generate_motion(speech.timeline, driving, audio, pipeline.motion)
     return motion, mouth_cues(speech.timeline, motion.duration)
 

@@ -110,7 +110,7 @@ def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
         stages["load audio"] = time.perf_counter() - clock
         result = pipeline(audio=audio, transcript=transcript, emotion=emotion)
         stages.update(result.seconds)
-        data = ExportInput(result.motion, result.mouth_cues, audio.source, "auto", "take")
+        data = ExportInput(result.motion, result.mouth_cues, audio.source, emotion, "take")
         sizes = {}
         for name in available_formats():
             exporter = get_exporter(name)

@@ -17,7 +17,7 @@ from generation.motion.mouth_cues import mouth_cues
 from recognition.audio import Audio
 from recognition.emotion_spec import EmotionSpec, parse_emotion_spec
 from recognition.emotion_track import EmotionTrack
-from recognition.fusion import apply_override
+from recognition.fusion import apply_override, estimate_needed
 from recognition.speech_analysis import SpeechAnalysis, SpeechAnalysisPipeline
 from rigs.errors import AffectStudioError
 from rigs.export import ExportInput, export_all
@@ -41,11 +41,6 @@ class RigCurvesPipeline:
     def __init__(self, speech: SpeechAnalysisPipeline | None = None, motion: MotionConfig | None = None):
         self.speech = speech or SpeechAnalysisPipeline()
         self.motion = motion or MotionConfig()
-
-    def needs_estimate(self, spec: EmotionSpec) -> bool:
-        """Whether the emotion must be estimated from the speech: for "auto", or to blend the user's
-        emotion with it (`FusionConfig.override_mode`); a user's emotion that replaces it needs none."""
-        return spec.is_auto or self.speech.fusion.override_mode != "replace"
 
     def __call__(
         self,
@@ -82,11 +77,12 @@ class RigCurvesPipeline:
             transcript = text
 
         fps = self.motion.fps
-        speech = self.speech(audio, transcript, fps=fps, timeline=timeline, estimate_emotion=self.needs_estimate(spec))
+        fusion = self.speech.fusion
+        speech = self.speech(audio, transcript, fps, timeline, estimate_emotion=estimate_needed(spec, fusion))
         seconds.update(speech.seconds)
 
         clock = time.perf_counter()
-        driving = apply_override(speech.emotion, spec, fps, audio.duration)
+        driving = apply_override(speech.emotion, spec, fps, audio.duration, fusion)
         motion = generate_motion(speech.timeline, driving, audio, self.motion)
         motion.metadata.update({"source_audio": audio.source, "emotion": spec.text, "transcript": transcript})
         cues = mouth_cues(speech.timeline, motion.duration)

@@ -77,6 +77,12 @@ def fuse(
     )
 
 
+def estimate_needed(spec: EmotionSpec, config: FusionConfig | None = None) -> bool:
+    """Whether `apply_override(estimate, spec, ..., config)` uses the estimate: for "auto", and to blend the
+    user's emotion with it; a user's emotion that replaces it needs none (callers can skip estimating)."""
+    return spec.is_auto or (config or FusionConfig()).override_mode != "replace"
+
+
 def apply_override(
     estimate: EmotionTrack | None, spec: EmotionSpec, fps: float, duration: float, config: FusionConfig | None = None
 ) -> EmotionTrack:

@@ -144,7 +144,7 @@ def test_the_crease_slider_reaches_the_renderer(client, clip):
 def test_talking_face_from_typed_text_with_a_timeline_unscored(client):
     video, summary, score, score_plot, _, files = talk(
         client, text="Hi there!", mode="Timeline", timeline="0s:neutral, 0.5s:surprised:0.9", score=False,
-        head_motion=0, blink_rate=0, fps=30, wrinkles=0,
+        head_motion=0, blink_rate=0, fps=30,
     )  # fmt: skip
     frames, duration, *_ = video_facts(video)
     assert duration > 0.5 and frames == pytest.approx(duration * 30, abs=2)

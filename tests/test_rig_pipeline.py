@@ -53,6 +53,11 @@ def test_a_named_emotion_skips_the_estimate_without_changing_the_curves(speech):
     assert blended_ser.calls == 1 and blended.speech.emotion is not None
     for curves in ("blendshapes", "head", "eyes"):
         np.testing.assert_allclose(getattr(named.motion, curves), getattr(blended.motion, curves), atol=1e-6)
+    # ... and the pipeline's own blend setting reaches the override: half-and-half moves the face
+    half_rig, _ = pipeline(FusionConfig(override_mode="blend", override_weight=0.5))
+    half = half_rig(audio=speech, transcript=LINE, emotion="angry:0.7")
+    assert half.emotion.source == "user+estimate"
+    assert np.abs(half.motion.blendshapes - named.motion.blendshapes).max() > 0.05
 
 
 def test_auto_emotion_estimates_from_the_speech(speech):

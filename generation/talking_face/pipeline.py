@@ -26,6 +26,7 @@ from generation.motion import MotionConfig
 from generation.rig_curves import RigCurvesPipeline, RigCurvesResult
 from generation.talking_face.refiner import MouthRefiner, MouthRefinerConfig, RefinedRenderer
 from generation.talking_face.renderer import WarpRenderer
+from generation.talking_face.wrinkles import DEFAULT_DEPTH
 from generation.video_writer import VideoWriter
 from recognition.audio import Audio
 from recognition.emotion_spec import EmotionSpec
@@ -48,7 +49,7 @@ class TalkingFaceConfig:
     max_yaw_deg: float = 35.0  # a face turned further than this cannot be animated convincingly in 2D
     min_face_px: int = 64  # smaller faces still work, upscaled, with a warning
     crf: int = 20  # H.264 quality (lower is better and bigger)
-    wrinkle_depth: float = 0.35  # expression creases (nose, brows, nasolabial folds); 0 turns them off
+    wrinkle_depth: float = DEFAULT_DEPTH  # expression creases (nose, brows, nasolabial folds); 0 turns them off
     motion: MotionConfig = field(default_factory=lambda: MotionConfig(fps=25.0))
     refiner: MouthRefinerConfig | None = None  # a local diffusers inpainting model repaints the mouth
 

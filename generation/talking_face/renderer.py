@@ -21,7 +21,7 @@ from generation.talking_face.eyes import EyeLayer
 from generation.talking_face.mouth import MouthInterior
 from generation.talking_face.rig import PortraitRig
 from generation.talking_face.warp import DenseWarp
-from generation.talking_face.wrinkles import WrinkleLayer
+from generation.talking_face.wrinkles import DEFAULT_DEPTH, WrinkleLayer
 from recognition.face import FaceObservation
 from rigs.face_mesh import CanonicalFace
 
@@ -48,7 +48,7 @@ class WarpRenderer:
         face: FaceObservation,
         canonical: CanonicalFace,
         resolution: int = 512,
-        wrinkle_depth: float = 0.35,
+        wrinkle_depth: float = DEFAULT_DEPTH,
     ):
         self.portrait = portrait
         self.rig = PortraitRig.fit(portrait, face, canonical, resolution)

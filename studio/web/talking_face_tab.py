@@ -67,7 +67,7 @@ def render(
     resolution: int | str,
     fps: int | str,
     score: bool,
-    wrinkles: float = 0.35,
+    wrinkles: float,
 ):
     """The job behind the Generate button; returns the values of the tab's outputs."""
     from generation.motion import MotionConfig
