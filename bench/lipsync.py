@@ -2,6 +2,7 @@
 
     python bench/lipsync.py            # one table; ~5 minutes on 2 busy cores (first run also synthesises)
     python bench/lipsync.py --quick    # 10 sentences per voice, reference script on a sample of files
+    python bench/lipsync.py --phone-lm trigram  # allphone with the wheel's trigram LM (Rhubarb's)
     python bench/lipsync.py --misses 20  # also list missed closures / open vowels of the aligned source
 
 Speech: the sentences of `bench/data/sentences.txt` spoken by flite voices kal16, slt, awb and rms, with
@@ -67,6 +68,7 @@ from recognition.audio import Audio  # noqa: E402
 from recognition.emotion_spec import parse_emotion_spec  # noqa: E402
 from recognition.fusion import apply_override, estimate_needed  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline  # noqa: E402
+from recognition.phonemes.allphone import PHONE_LMS  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 from rigs.export import ExportInput, get_exporter  # noqa: E402
 from rigs.export.rhubarb import rhubarb_timeline  # noqa: E402
@@ -253,10 +255,13 @@ def agrees_with_reference(s: Score, ref: list[float]) -> bool:
 # --- the run -----------------------------------------------------------------------------------------
 
 
-def run(voices: tuple[str, ...], texts: list[str], check_every: int, console: Console) -> dict:
+def run(
+    voices: tuple[str, ...], texts: list[str], check_every: int, console: Console, phone_lm: str = "bigram"
+) -> dict:
     pipeline = RigCurvesPipeline()
     pipeline.speech.load_models()
-    config = PhoneConfig(parallel="serial")  # one utterance is one chunk: decoded in this process anyway
+    # one utterance is one chunk: decoded in this process anyway
+    config = PhoneConfig(parallel="serial", phone_lm=phone_lm)
     livelink = get_exporter("livelink")
     scores: dict[tuple[str, str, str], Score] = {}
     phone_seconds: dict[str, float] = {"aligned": 0.0, "allphone": 0.0}
@@ -332,12 +337,13 @@ def main() -> None:
     parser.add_argument("--voices", nargs="+", default=list(VOICES), choices=VOICES)
     parser.add_argument("--misses", type=int, default=0, help="list this many misses of the aligned source")
     parser.add_argument("--json", type=Path, help="also write the per-row numbers here")
+    parser.add_argument("--phone-lm", choices=PHONE_LMS, default="bigram", help="allphone's phonetic LM")
     args = parser.parse_args()
     console = Console(width=160)
     texts = sentences()[:10] if args.quick else sentences()
     voices = tuple(args.voices)
     started = time.perf_counter()
-    out = run(voices, texts, check_every=5 if args.quick else 1, console=console)
+    out = run(voices, texts, check_every=5 if args.quick else 1, console=console, phone_lm=args.phone_lm)
     scores = out["scores"]
 
     table = Table(title=f"Lip-sync vs flite -psdur phones ({len(texts)} sentences x {len(voices)} voices, 60 fps)")

