@@ -204,6 +204,9 @@ def test_chunk_plan_cuts_in_the_longest_pauses():
         assert not any(a < cut < b for a, b in speech)
     long_pauses = [(a_end + b_start) / 2 for (_, a_end), (b_start, _) in pairwise(speech) if b_start - a_end > 1]
     assert any(abs(cut - long_pauses[0]) < 1e-6 for cut in cuts)
+    # for two workers: an even number of chunks of near-equal length (the longest sets the wall-clock time)
+    lengths = [end - start for start, end in plan_chunks(audio, speech, PhoneConfig(chunk_s=25.0), workers=2)]
+    assert len(lengths) == 4 and max(lengths) / min(lengths) < 1.25, lengths
     assert plan_chunks(Audio(np.zeros(16000 * 30, np.float32)), [(1.0, 29.0)]) == [(0.0, 30.0)]
 
 
