@@ -13,9 +13,11 @@ before it starts (so thread pools, ONNX Runtime and the phone decoders' process 
 cores). The process builds a `RigCurvesPipeline`, loads its models (`speech.load_models()`) and warms up
 on one short sentence (with and without transcript, all exports: decoders built, canonical face loaded);
 that start-up is reported apart (it also starts the phone decoders' worker processes). Then, timed:
-`load_audio(wav)`, the pipeline at 60 fps (its own per-stage `result.seconds`), and each export format
-written on its own with `get_exporter(name).export(...)`. The emotion is "auto" (estimated from the speech
-and transcript) unless `--emotions` names others: a named emotion skips the estimate.
+`load_audio(wav)` and the pipeline at 60 fps writing every export format (its own per-stage `result.seconds`;
+on several cores the formats are written in parallel by the idle phone workers). Afterwards, untimed in
+the whole, each format is written again alone in the main process, to show what each costs. The emotion
+is "auto" (estimated from the speech and transcript) unless `--emotions` names others: a named emotion
+skips the estimate.
 
 Printed per case: the real-time factor (wall-clock seconds per second of audio) of every stage and of the
 whole (load -> last file), the CPU time per second of audio (the main process and the phone workers: what
@@ -50,6 +52,7 @@ STAGES = (  # (label, key in result.seconds)
     ("text emotion", "text emotion"),
     ("fusion", "fusion"),
     ("motion + mouth cues", "motion"),
+    ("exports (all formats)", "exports"),
 )
 TARGETS = {1: 0.06, 2: 0.03}  # whole RTF for 60 s
 
@@ -85,7 +88,7 @@ def _worker_cpu_s() -> float:
 def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
     from generation.rig_curves import RigCurvesPipeline
     from recognition.audio import load_audio
-    from rigs.export import ExportInput, available_formats, export_all, get_exporter
+    from rigs.export import ExportInput, available_formats, get_exporter
 
     wav, npz = wav_for(seconds)
     transcript = str(np.load(npz)["transcript"]) if with_transcript else None
@@ -108,21 +111,17 @@ def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
         clock = time.perf_counter()
         audio = load_audio(wav)
         stages["load audio"] = time.perf_counter() - clock
-        result = pipeline(audio=audio, transcript=transcript, emotion=emotion)
+        result = pipeline(audio=audio, transcript=transcript, emotion=emotion, out_dir=tmp, name="take")
         stages.update(result.seconds)
+        wall, after, workers_after = time.perf_counter() - start, os.times(), _worker_cpu_s()
+        sizes = {name: path.stat().st_size for name, path in result.files.items()}
+        # each format again on its own, in this process, to show what each costs
         data = ExportInput(result.motion, result.mouth_cues, audio.source, emotion, "take")
-        sizes = {}
         for name in available_formats():
             exporter = get_exporter(name)
             clock = time.perf_counter()
-            path = exporter.export(data, Path(tmp) / f"take{exporter.suffix}")
+            exporter.export(data, Path(tmp) / "alone" / f"take{exporter.suffix}")
             stages[f"export {name}"] = time.perf_counter() - clock
-            sizes[name] = path.stat().st_size
-        wall, after, workers_after = time.perf_counter() - start, os.times(), _worker_cpu_s()
-        # export_all on the same input, for comparison with the sum of the single formats
-        clock = time.perf_counter()
-        export_all(data, Path(tmp) / "all", None)
-        export_all_s = time.perf_counter() - clock
     cpu = sum(after[k] - before[k] for k in range(4)) + workers_after - workers_before
     return {
         "seconds": audio.duration,
@@ -132,7 +131,6 @@ def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
         "stages": stages,
         "wall": wall,
         "cpu": cpu,
-        "export_all": export_all_s,
         "loading": loading,
         "startup": startup,
         "loaded_mb": loaded_mb,
@@ -176,10 +174,13 @@ def table(results: list[dict]) -> Table:
     keys = ["load audio"] + [key for _, key in STAGES]
     labels = ["load audio"] + [label for label, _ in STAGES]
     formats = sorted({k for r in results for k in r["stages"] if k.startswith("export ")})
-    for label, key in zip(labels + formats, keys + formats, strict=True):
+    for label, key in zip(labels, keys, strict=True):
         t.add_row(label, *(f"{r['stages'].get(key, 0.0) / r['seconds']:.4f}" for r in results))
+    t.add_section()
+    for key in formats:  # not in the whole: each format again, alone, in the main process
+        t.add_row(f"  {key} (alone)", *(f"{r['stages'].get(key, 0.0) / r['seconds']:.4f}" for r in results))
     t.add_row(
-        "exports (sum)",
+        "  sum of formats alone",
         *(f"{sum(v for k, v in r['stages'].items() if k.startswith('export ')) / r['seconds']:.4f}" for r in results),
     )
     t.add_section()
@@ -192,7 +193,6 @@ def table(results: list[dict]) -> Table:
     t.add_row("[bold]whole, wall-clock RTF[/bold]", *cells)
     t.add_row("whole, wall s", *(f"{r['wall']:.2f}" for r in results))
     t.add_row("CPU s / audio s", *(f"{r['cpu'] / r['seconds']:.4f}" for r in results))
-    t.add_row("export_all, RTF", *(f"{r['export_all'] / r['seconds']:.4f}" for r in results))
     t.add_row("peak RSS main MB", *(f"{r['main_mb']:.0f}" for r in results))
     t.add_row("  after start-up MB", *(f"{r['loaded_mb']:.0f}" for r in results))
     t.add_row("peak RSS worker MB", *(f"{r['worker_mb']:.0f}" if r["worker_mb"] else "-" for r in results))

@@ -18,6 +18,7 @@ from recognition.audio import Audio
 from recognition.emotion_spec import EmotionSpec, parse_emotion_spec
 from recognition.emotion_track import EmotionTrack
 from recognition.fusion import apply_override, estimate_needed
+from recognition.phonemes.chunking import worker_pool
 from recognition.speech_analysis import SpeechAnalysis, SpeechAnalysisPipeline
 from rigs.errors import AffectStudioError
 from rigs.export import ExportInput, export_all
@@ -93,7 +94,7 @@ class RigCurvesPipeline:
             clock = time.perf_counter()
             stem = name or (Path(audio.source).stem if audio.source else "take")
             data = ExportInput(motion, cues, audio.source, spec.text, stem)
-            result.files = export_all(data, out_dir, formats)
+            result.files = export_all(data, out_dir, formats, executor=worker_pool())  # the idle phone workers
             if spoken is not None:  # the speech was made here: it goes with the curves
                 result.files["speech"] = spoken.save_wav(Path(out_dir) / "speech.wav")
             seconds["exports"] = time.perf_counter() - clock

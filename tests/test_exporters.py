@@ -147,6 +147,21 @@ def test_export_all_writes_every_format(data, tmp_path, face, monkeypatch):
     assert all(p.stat().st_size > 0 for p in paths.values())
 
 
+def test_export_all_in_a_process_pool_writes_the_same_files(data, tmp_path):
+    """The rig pipeline hands the formats to the idle phone workers (spawned processes): same bytes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    serial = export_all(data, tmp_path / "serial", ALL_FORMATS)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pooled = export_all(data, tmp_path / "pool", ALL_FORMATS, executor=pool)
+    assert list(pooled) == ALL_FORMATS
+    for name in ALL_FORMATS:
+        assert pooled[name].parent == tmp_path / "pool"
+        assert pooled[name].read_bytes() == serial[name].read_bytes(), name
+    assert files_in(tmp_path / "pool") == files_in(tmp_path / "serial")
+
+
 def test_export_refuses_empty_motion_and_bad_names(tmp_path):
     with pytest.raises(AffectStudioError, match="no frames"):
         get_exporter("json").export(ExportInput(FaceMotion.still(0, 30)), tmp_path / "x.json")

@@ -176,14 +176,23 @@ def shared_process_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def warm_up(config: PhoneConfig = PhoneConfig()) -> None:
-    """Start the shared pool's workers and build their decoders now (e.g. while models load)."""
+def worker_pool(config: PhoneConfig = PhoneConfig()) -> ProcessPoolExecutor | None:
+    """The decoders' shared process pool, or None when phones are decoded in this process (one core,
+    or `parallel` is not "process"). Between decodes its workers are idle: other CPU-bound steps that
+    follow the phones (the rig exports) may use them."""
     workers = worker_count(config)
     if config.parallel != "process" or workers <= 1:
+        return None
+    return shared_process_pool(workers)
+
+
+def warm_up(config: PhoneConfig = PhoneConfig()) -> None:
+    """Start the shared pool's workers and build their decoders now (e.g. while models load)."""
+    pool = worker_pool(config)
+    if pool is None:
         return
-    pool = shared_process_pool(workers)
     tone = (0.3 * np.sin(np.arange(8000) * 2 * np.pi * 150 / 16000)).astype(np.float32)
-    for future in [pool.submit(_allphone_job, tone, None, config) for _ in range(workers)]:
+    for future in [pool.submit(_allphone_job, tone, None, config) for _ in range(worker_count(config))]:
         future.result()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -163,17 +164,27 @@ def check_formats(names: Iterable[str]) -> list[str]:
     return names
 
 
-def export_all(data: ExportInput, out_dir: str | Path, formats: Sequence[str] | None = None) -> dict[str, Path]:
+def export_all(
+    data: ExportInput, out_dir: str | Path, formats: Sequence[str] | None = None, executor: Executor | None = None
+) -> dict[str, Path]:
     """Write `data` in each of `formats` (all registered formats if `None`) as `out_dir/<name><suffix>`.
 
-    Unknown format names and unwritable outputs are reported before anything is written. Returns
-    `{format: path}` in the order asked for.
+    Unknown format names and unwritable outputs are reported before anything is written. With an
+    `executor` (a process pool: rendering text is Python work that holds the GIL) the formats are written
+    in parallel, one task each. Returns `{format: path}` in the order asked for.
     """
     data.check()
     names = available_formats() if formats is None else check_formats(formats)
     if not data.name or Path(data.name).name != data.name or data.name in (".", ".."):
         raise AffectStudioError(f"export name {data.name!r} must be a plain file name (no folders)")
     out_dir = Path(out_dir)
-    exporters = [get_exporter(name) for name in names]
-    targets = [check_writable(out_dir / f"{data.name}{exporter.suffix}") for exporter in exporters]
-    return {exporter.name: exporter.export(data, target) for exporter, target in zip(exporters, targets, strict=True)}
+    targets = [check_writable(out_dir / f"{data.name}{get_exporter(name).suffix}") for name in names]
+    if executor is None:
+        return {name: export_one(name, data, target) for name, target in zip(names, targets, strict=True)}
+    futures = [executor.submit(export_one, name, data, target) for name, target in zip(names, targets, strict=True)]
+    return {name: future.result() for name, future in zip(names, futures, strict=True)}
+
+
+def export_one(name: str, data: ExportInput, path: Path) -> Path:
+    """`get_exporter(name).export(data, path)`: a top-level function, so a process pool can run it."""
+    return get_exporter(name).export(data, path)
