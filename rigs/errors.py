@@ -9,19 +9,21 @@ class AffectStudioError(Exception):
     """An expected failure (bad input, unwritable output): shown to users as one line, no traceback."""
 
 
-class InputFileError(AffectStudioError):
+class FileError(AffectStudioError):
+    """A problem with one file: `path` and `problem`, shown as `path: problem`."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+    def __reduce__(self):  # pickled with both arguments, so it crosses from a worker process intact
+        return type(self), (self.path, self.problem)
+
+
+class InputFileError(FileError):
     """An input file that cannot be used, e.g. `portrait.png: no face found`."""
 
-    def __init__(self, path: str | Path, problem: str):
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
-
-class OutputFileError(AffectStudioError):
+class OutputFileError(FileError):
     """An output that cannot be written, e.g. `/ro/out.json: permission denied`."""
-
-    def __init__(self, path: str | Path, problem: str):
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")

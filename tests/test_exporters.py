@@ -7,6 +7,7 @@ import csv
 import errno
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -160,6 +161,9 @@ def test_export_all_in_a_process_pool_writes_the_same_files(data, tmp_path):
         assert pooled[name].parent == tmp_path / "pool"
         assert pooled[name].read_bytes() == serial[name].read_bytes(), name
     assert files_in(tmp_path / "pool") == files_in(tmp_path / "serial")
+    # a worker's error reaches the caller whole (the full-disk test in test_bad_input_matrix.py needs it)
+    error = pickle.loads(pickle.dumps(OutputFileError(tmp_path / "x.csv", "no space left on device")))
+    assert type(error) is OutputFileError and str(error) == f"{tmp_path / 'x.csv'}: no space left on device"
 
 
 def test_export_refuses_empty_motion_and_bad_names(tmp_path):
