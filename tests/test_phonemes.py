@@ -25,7 +25,9 @@ from recognition.phonemes import (
     recognize_phones,
     transcript_words,
 )
+from recognition.phonemes.allphone import decoded_spans
 from recognition.phonemes.compare import edit_alignment
+from recognition.phonemes.pauses import kept_spans, squeeze, unsqueeze
 from recognition.phonemes.timeline import PHONE_SET, SILENCE, Phone
 from rigs.assets import REPO_ROOT as REPO
 from rigs.assets import model_path
@@ -320,3 +322,41 @@ def test_transcript_without_known_words_falls_back_to_allphone(speech, caplog):
         assert len(timeline.speech_phones) > 10
         if transcript.strip():
             assert any("allphone" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_pauses_are_squeezed_out_and_phone_times_put_back():
+    rate = 100  # samples per second: easy arithmetic
+    spans = kept_spans([(1.0, 2.0), (2.05, 3.0), (6.0, 7.5)], duration=9.0, keep_s=0.1)
+    assert spans == [(0.9, 3.1), (5.9, 7.6)]
+    samples = np.arange(900, dtype=np.float32)
+    squeezed = squeeze(samples, spans, rate)
+    assert len(squeezed) == 220 + 170 and squeezed[219] == 309 and squeezed[220] == 590
+    # phones on the squeezed clock (0-3.9 s): a join at 2.2 s falls inside "sil", another inside a phone
+    phones = [Phone(SILENCE, 0.0, 0.1), Phone("ah", 0.1, 2.1), Phone(SILENCE, 2.1, 2.3), Phone("m", 2.3, 3.9)]
+    back = unsqueeze(phones, spans, 9.0, rate)
+    assert [(p.label, p.start, p.end) for p in back] == [
+        (SILENCE, 0.0, 1.0),  # the cut 0-0.9 s joins the silence that follows it
+        ("ah", 1.0, 3.0),
+        (SILENCE, 3.0, 6.0),  # 3.1-5.9 s was cut: its silence comes back whole
+        ("m", 6.0, 7.6),
+        (SILENCE, 7.6, 9.0),  # the cut end becomes silence
+    ]
+
+
+@needs_flite
+def test_decoding_without_long_pauses_finds_the_same_phones(speech):
+    text, audio, truth = speech[1]
+    gap = np.zeros(2 * 16000, np.float32)
+    padded = Audio(np.concatenate([gap, audio.samples, gap, audio.samples, gap]), source="padded")
+    assert decoded_spans(padded, PhoneConfig()) is not None  # the pauses are cut here
+    full, trimmed = (recognize_phones(padded, PhoneConfig(pause_keep_s=keep)) for keep in (None, 0.1))
+    check_contiguous(trimmed, padded.duration)
+    for offset in (2.0, 4.0 + audio.duration):  # each copy of the sentence, scored like the bench
+        part = window(trimmed, offset, offset + audio.duration)
+        assert (
+            phone_error_rate(truth, part)
+            <= phone_error_rate(truth, window(full, offset, offset + audio.duration)) + 0.05
+        )
+        assert 1000 * np.mean(boundary_errors(truth, part)) < 20
+    assert truth[0].label == SILENCE and trimmed.phones[0].label == SILENCE  # the pause, then flite's own
+    assert trimmed.phones[0].end == pytest.approx(2.0 + truth[0].end, abs=0.05)

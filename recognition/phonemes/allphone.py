@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognition.audio import SAMPLE_RATE, Audio
+from recognition.audio import SAMPLE_RATE, Audio, speech_segments
+from recognition.phonemes.pauses import kept_spans, squeeze, unsqueeze
 from recognition.phonemes.timeline import SILENCE, Phone, PhoneTimeline, normalize_phone
 from rigs.assets import model_path as bundled_model
 from rigs.errors import AffectStudioError
@@ -50,6 +51,10 @@ class PhoneConfig:
         sentences; lip sync without transcript, 144 sentences: bilabial recall 0.933 vs 0.923, open vowels
         0.912 vs 0.914, false closures 5.8 vs 5.6 %). A unigram LM was faster still (0.038) and as accurate
         on this synthetic speech, but it drops all phonotactics, which noisier real speech needs more.
+    pause_keep_s: allphone decodes only the speech (an energy VAD 45 dB deep, so quiet consonants count)
+        with this much of each pause on either side (`recognition.phonemes.pauses`); None decodes all of
+        it. 0.1 s: 13-17 % faster on the 60 s bench clip, same phone error rate and lip sync (144
+        sentences without transcript: bilabial recall 0.930, open vowels 0.914, false closures 5.9 %).
     frame_offset_s: added to every time PocketSphinx reports. It reports frame indices (10 ms); its
         boundaries came out 5 ms early on average in both modes (analysis windows are 25.6 ms long and
         start at the frame index), and this half-frame shift removes that bias.
@@ -65,6 +70,7 @@ class PhoneConfig:
 
     language_weight: float = 1.0
     phone_lm: str = "bigram"
+    pause_keep_s: float | None = 0.1
     frame_offset_s: float = 0.005
     chunk_s: float = 25.0
     max_chunk_s: float = 40.0
@@ -186,8 +192,10 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
     if len(audio.samples) < SAMPLE_RATE // FRAME_RATE * 3:
         return PhoneTimeline(fit_to_duration([], duration), source=audio.source, method="allphone")
     decoder = allphone_decoder(float(config.language_weight), config.phone_lm)
+    spans = decoded_spans(audio, config)
+    samples = audio.samples if spans is None else squeeze(audio.samples, spans, audio.sample_rate)
     decoder.start_utt()
-    decoder.process_raw(pcm16(audio.samples), full_utt=True)
+    decoder.process_raw(pcm16(samples), full_utt=True)
     decoder.end_utt()
     ln_base = math.log(LOG_BASE)
     offset = config.frame_offset_s
@@ -205,4 +213,22 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
         start, end = seg.start_frame / FRAME_RATE + offset, (seg.end_frame + 1) / FRAME_RATE + offset
         phones.append(Phone(label, round(start, 4), round(end, 4), confidence))
     del segments
+    if spans is not None:
+        phones = unsqueeze(merge_phones(phones), spans, duration, audio.sample_rate)
     return PhoneTimeline(fit_to_duration(merge_phones(phones), duration), source=audio.source, method="allphone")
+
+
+PAUSE_VAD_DEPTH_DB = 45.0  # deeper than speech_segments' 35 dB default: only clear silence is left out
+
+
+def decoded_spans(audio: Audio, config: PhoneConfig) -> list[tuple[float, float]] | None:
+    """The stretches of `audio` allphone decodes (`PhoneConfig.pause_keep_s`), or None for all of it
+    (trimming off, or no pause long enough to be worth cutting, or no speech found: then decode it all)."""
+    if config.pause_keep_s is None:
+        return None
+    keep = config.pause_keep_s
+    speech = speech_segments(audio, min_silence_s=2 * keep + 0.05, dynamic_range_db=PAUSE_VAD_DEPTH_DB)
+    spans = kept_spans(speech, audio.duration, keep)
+    if not spans or sum(b - a for a, b in spans) > 0.95 * audio.duration:
+        return None
+    return spans
