@@ -24,11 +24,13 @@ the window holds too little speech.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from recognition.audio import SILENCE_DBFS, Audio, frame_rms_db, speech_segments
+from recognition.models import worker_count
 from recognition.phonemes.timeline import PhoneTimeline
 from rigs.errors import AffectStudioError
 from rigs.frames import FrameSeries
@@ -110,8 +112,10 @@ def _analysis_frames(samples: np.ndarray, sr: int, cfg: ProsodyConfig) -> dict[s
     high = (freqs >= 1000) & (freqs < 5000)
     band = (freqs >= 300) & (freqs < 3000)
     out = {k: np.empty(n_frames, np.float32) for k in ("f0", "periodicity", "centroid", "tilt", "band")}
-    chunk = max(1, int(cfg.chunk_s / cfg.hop_s))
-    for k0 in range(0, n_frames, chunk):
+    workers = worker_count()
+    chunk = max(1, min(int(cfg.chunk_s / cfg.hop_s), -(-n_frames // workers)))  # one chunk per core at least
+
+    def analyse(k0: int) -> None:  # frames k0 .. k0 + chunk; NumPy and SciPy's FFTs release the GIL
         k1 = min(n_frames, k0 + chunk)
         segment = padded[k0 * hop : (k1 - 1) * hop + flen]
         frames = librosa.util.frame(segment, frame_length=flen, hop_length=hop, axis=0)[: k1 - k0]
@@ -131,6 +135,14 @@ def _analysis_frames(samples: np.ndarray, sr: int, cfg: ProsodyConfig) -> dict[s
         out["centroid"][k0:k1] = power @ freqs / total
         out["tilt"][k0:k1] = 10 * np.log10((power[:, high].sum(1) + 1e-12) / (power[:, low].sum(1) + 1e-12))
         out["band"][k0:k1] = 10 * np.log10(power[:, band].sum(1) / n_fft + 1e-12)
+
+    starts = range(0, n_frames, chunk)
+    if workers > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(analyse, starts))
+    else:
+        for k0 in starts:
+            analyse(k0)
     return out
 
 

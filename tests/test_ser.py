@@ -80,6 +80,17 @@ def test_prosody_features_are_plausible(speech):
     assert np.nanmedian(p.loudness_db[p.presence > 0.5]) > -45
 
 
+def test_prosody_is_the_same_on_one_core_and_on_several(speech, monkeypatch):
+    """The analysis runs in one chunk per core, in threads: the frames must not depend on the split."""
+    audio = speech["flat"]
+    monkeypatch.setenv("AFFECT_STUDIO_THREADS", "1")
+    one = extract_prosody(audio, 30.0)
+    monkeypatch.setenv("AFFECT_STUDIO_THREADS", "3")
+    three = extract_prosody(audio, 30.0)
+    for name in ("f0_hz", "voicing", "loudness_db", "spectral_tilt_db", "presence"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(three, name), err_msg=name)
+
+
 def test_louder_faster_higher_rendering_has_higher_prosody(speech):
     flat, aroused = (extract_prosody(speech[k], 30.0) for k in ("flat", "aroused"))
     assert np.nanmedian(aroused.f0_hz) > 1.2 * np.nanmedian(flat.f0_hz)
