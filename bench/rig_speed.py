@@ -42,7 +42,15 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.phonemes import CACHE, WorkerMemory, _status_kb, cached_long_speech, sentences, synthesize  # noqa: E402
+from bench.phonemes import (  # noqa: E402
+    CACHE,
+    WorkerMemory,
+    _status_kb,
+    cached_long_speech,
+    sentences,
+    synthesize,
+    worker_cpu_s,
+)
 from bench.summary import record  # noqa: E402
 
 STAGES = (  # (label, key in result.seconds)
@@ -71,20 +79,6 @@ def wav_for(seconds: float) -> tuple[Path, Path]:
 # --- one case, in its own process --------------------------------------------------------------------
 
 
-def _worker_cpu_s() -> float:
-    """CPU seconds used so far by this process's live children (the phone workers; `os.times` counts
-    children only once they have exited)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in Path(f"/proc/self/task/{os.getpid()}/children").read_text().split():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
 def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
     from generation.rig_curves import RigCurvesPipeline
     from recognition.audio import load_audio
@@ -107,13 +101,13 @@ def case(seconds: float, with_transcript: bool, emotion: str) -> dict:
 
     stages: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rig_speed_") as tmp, WorkerMemory() as workers:
-        start, before, workers_before = time.perf_counter(), os.times(), _worker_cpu_s()
+        start, before, workers_before = time.perf_counter(), os.times(), worker_cpu_s()
         clock = time.perf_counter()
         audio = load_audio(wav)
         stages["load audio"] = time.perf_counter() - clock
         result = pipeline(audio=audio, transcript=transcript, emotion=emotion, out_dir=tmp, name="take")
         stages.update(result.seconds)
-        wall, after, workers_after = time.perf_counter() - start, os.times(), _worker_cpu_s()
+        wall, after, workers_after = time.perf_counter() - start, os.times(), worker_cpu_s()
         sizes = {name: path.stat().st_size for name, path in result.files.items()}
         # each format again on its own, in this process, to show what each costs
         data = ExportInput(result.motion, result.mouth_cues, audio.source, emotion, "take")

@@ -10,10 +10,11 @@ pauses from the energy VAD, run on 60 s blocks). Chunks are decoded independentl
 processes, one per core (PocketSphinx holds the GIL while it decodes: two threads took as long as one
 after the other), with at most two chunks per worker in flight. Times are shifted by each chunk's
 start; a pause split between two chunks becomes one "sil". Silent chunks (nothing above -55 dBFS) are
-not decoded. Measured (`bench/phonemes.py`, 2 cores): 600 s took 0.023 x real time for allphone and
-0.026 aligned (0.044 and 0.046 on one core, the same per second as for 60 s); workers peaked at 77 MB
-(allphone) and 138 MB (aligned), and the main process grew by at most 30 MB (allphone) and 77 MB
-(aligned: it holds an aligner too) over its size with the audio loaded, for 60 s as for 600 s.
+not decoded. Measured (`bench/phonemes.py`, 2026-12-03, workers started beforehand): on 2 cores 600 s
+took 0.020 x real time for allphone and 0.034 aligned (0.041 and 0.058 on one core; 60 s: 0.021 and
+0.035, 0.038 and 0.055); workers peaked at 86 MB (allphone) and 129 MB (aligned), and the main process
+grew by 29 MB (allphone) and 56 MB (aligned: it holds an aligner too) over its size with the audio
+loaded.
 
 Aligned mode shares the transcript among the chunks first, in order: for each chunk, pass 1 of the
 alignment alone, over a grammar that may stop after any word in a window around the expected count
