@@ -114,8 +114,7 @@ def animate(
 
 def check_animate(pipeline: RigCurvesPipeline, audio: Audio, text: str) -> None:
     """`animate` must give exactly what `RigCurvesPipeline` gives for the same audio, transcript, emotion and
-    phones. (The pipeline's own phones are used: a PocketSphinx decoder's result shifts by a frame or two
-    with what the same decoder decoded before, so decoding again need not give the same timeline.)"""
+    phones (the pipeline's own: this checks the animation steps, not phone decoding)."""
     theirs = pipeline(audio=audio, transcript=text, emotion="happy:0.8")
     ours, cues = animate(pipeline, audio, text, "happy:0.8", theirs.speech.timeline)
     if not (np.array_equal(ours.blendshapes, theirs.motion.blendshapes) and cues == theirs.mouth_cues):

@@ -360,3 +360,18 @@ def test_decoding_without_long_pauses_finds_the_same_phones(speech):
         assert 1000 * np.mean(boundary_errors(truth, part)) < 20
     assert truth[0].label == SILENCE and trimmed.phones[0].label == SILENCE  # the pause, then flite's own
     assert trimmed.phones[0].end == pytest.approx(2.0 + truth[0].end, abs=0.05)
+
+
+@needs_flite
+def test_the_same_audio_decodes_the_same_whatever_came_before(speech):
+    """Decoders are reused; their feature extraction must not carry state from one utterance to the next."""
+    (text, audio, _), (other_text, other, _) = speech[1], speech[3]
+
+    def timings(transcript):
+        timeline = phone_timeline(audio, transcript)
+        return [(p.label, p.start, p.end) for p in timeline.phones] + [(w.text, w.start, w.end) for w in timeline.words]
+
+    for transcript, other_transcript in ((None, None), (text, other_text)):
+        first = timings(transcript)
+        phone_timeline(other, other_transcript)
+        assert timings(transcript) == first

@@ -263,6 +263,7 @@ def _two_pass(decoder, pcm: bytes, words: list[str]):
         decoder.set_align_text(" ".join(words))
     except RuntimeError:  # a word missing from the dictionary
         return None
+    decoder.reinit_feat()  # decode as a fresh decoder would (see `decoder_cache`)
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
@@ -373,6 +374,7 @@ def count_spoken_words(audio: Audio, words: list[str], min_words: int = 0) -> in
     grammar = decoder.create_fsg("chunk_words", 0, final, transitions)
     decoder.add_fsg("chunk_words", grammar)
     decoder.activate_search("chunk_words")
+    decoder.reinit_feat()
     decoder.start_utt()
     decoder.process_raw(pcm16(audio.samples), full_utt=True)
     decoder.end_utt()

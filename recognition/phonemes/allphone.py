@@ -91,7 +91,12 @@ def model_path(name: str) -> str:
 
 def decoder_cache() -> dict:
     """This thread's PocketSphinx decoders by key: a decoder is built once (~0.1 s) and reused, and is
-    never shared between threads (it is not thread-safe)."""
+    never shared between threads (it is not thread-safe).
+
+    Call `decoder.reinit_feat()` before each utterance: a decoder's feature extraction keeps state from
+    its last utterance, which moved phone boundaries by a frame or two, so the same audio decoded
+    differently depending on what came before. Re-initialising it (0.1 ms) makes every utterance decode
+    exactly as on a fresh decoder."""
     if not hasattr(_LOCAL, "decoders"):
         _LOCAL.decoders = {}
     return _LOCAL.decoders
@@ -196,6 +201,7 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
     decoder = allphone_decoder(float(config.language_weight), config.phone_lm)
     spans = decoded_spans(audio, config)
     samples = audio.samples if spans is None else squeeze(audio.samples, spans, audio.sample_rate)
+    decoder.reinit_feat()  # decode as a fresh decoder would (see `decoder_cache`)
     decoder.start_utt()
     decoder.process_raw(pcm16(samples), full_utt=True)
     decoder.end_utt()
