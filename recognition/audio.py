@@ -93,9 +93,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_duration: f
                     chunks.append(chunk)
                     total += len(chunk)
                 if total > limit:
-                    raise InputFileError(
-                        path, f"audio is longer than the {max_duration / 60:.0f} min limit (max_duration)"
-                    )
+                    raise _too_long(path, max_duration)
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as error:
@@ -120,11 +118,15 @@ def _read_mono_wav(path: Path, sample_rate: int, max_duration: float) -> np.ndar
         if info.samplerate != sample_rate or info.channels != 1 or info.frames <= 0:
             return None
         if info.frames > max_duration * sample_rate:
-            raise InputFileError(path, f"audio is longer than the {max_duration / 60:.0f} min limit (max_duration)")
+            raise _too_long(path, max_duration)
         samples, _ = soundfile.read(str(path), dtype="float32")
     except (RuntimeError, OSError):  # soundfile.LibsndfileError is a RuntimeError
         return None
     return samples if len(samples) == info.frames else None
+
+
+def _too_long(path: Path, max_duration: float) -> InputFileError:
+    return InputFileError(path, f"audio is longer than the {max_duration / 60:.0f} min limit (max_duration)")
 
 
 def _checked(audio: Audio) -> Audio:

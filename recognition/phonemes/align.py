@@ -32,6 +32,7 @@ from recognition.phonemes.allphone import (
     PhoneConfig,
     acoustic_confidence,
     check_sample_rate,
+    decode_utterance,
     decoder_cache,
     fit_to_duration,
     merge_phones,
@@ -263,17 +264,12 @@ def _two_pass(decoder, pcm: bytes, words: list[str]):
         decoder.set_align_text(" ".join(words))
     except RuntimeError:  # a word missing from the dictionary
         return None
-    decoder.reinit_feat()  # decode as a fresh decoder would (see `decoder_cache`)
-    decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
+    decode_utterance(decoder, pcm)
     if decoder.hyp() is None:  # the words do not fit the audio (e.g. silence, or far too many words)
         return None
     try:
         decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
+        decode_utterance(decoder, pcm)
     except RuntimeError:
         discard_aligner()  # reading this decoder's hypothesis now would crash the process
         return None
@@ -374,10 +370,7 @@ def count_spoken_words(audio: Audio, words: list[str], min_words: int = 0) -> in
     grammar = decoder.create_fsg("chunk_words", 0, final, transitions)
     decoder.add_fsg("chunk_words", grammar)
     decoder.activate_search("chunk_words")
-    decoder.reinit_feat()
-    decoder.start_utt()
-    decoder.process_raw(pcm16(audio.samples), full_utt=True)
-    decoder.end_utt()
+    decode_utterance(decoder, pcm16(audio.samples))
     if decoder.hyp() is None:
         return None
     return sum(1 for seg in decoder.seg() if not _is_filler(seg.word))

@@ -91,12 +91,7 @@ def model_path(name: str) -> str:
 
 def decoder_cache() -> dict:
     """This thread's PocketSphinx decoders by key: a decoder is built once (~0.1 s) and reused, and is
-    never shared between threads (it is not thread-safe).
-
-    Call `decoder.reinit_feat()` before each utterance: a decoder's feature extraction keeps state from
-    its last utterance, which moved phone boundaries by a frame or two, so the same audio decoded
-    differently depending on what came before. Re-initialising it (0.1 ms) makes every utterance decode
-    exactly as on a fresh decoder."""
+    never shared between threads (it is not thread-safe). Decode with `decode_utterance`."""
     if not hasattr(_LOCAL, "decoders"):
         _LOCAL.decoders = {}
     return _LOCAL.decoders
@@ -130,6 +125,17 @@ def allphone_decoder(language_weight: float, phone_lm: str = "bigram"):
             loglevel="FATAL",
         )
     return cache[key]
+
+
+def decode_utterance(decoder, pcm: bytes) -> None:
+    """Decode `pcm` (see `pcm16`) as one whole utterance with `decoder`'s active search, exactly as a fresh
+    decoder would: a decoder's feature extraction keeps state from its last utterance, which moved phone
+    boundaries by a frame or two, so the same audio decoded differently depending on what came before.
+    Re-initialising it first costs 0.1 ms."""
+    decoder.reinit_feat()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
 
 
 def pcm16(samples: np.ndarray) -> bytes:
@@ -201,10 +207,7 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
     decoder = allphone_decoder(float(config.language_weight), config.phone_lm)
     spans = decoded_spans(audio, config)
     samples = audio.samples if spans is None else squeeze(audio.samples, spans, audio.sample_rate)
-    decoder.reinit_feat()  # decode as a fresh decoder would (see `decoder_cache`)
-    decoder.start_utt()
-    decoder.process_raw(pcm16(samples), full_utt=True)
-    decoder.end_utt()
+    decode_utterance(decoder, pcm16(samples))
     ln_base = math.log(LOG_BASE)
     offset = config.frame_offset_s
     phones: list[Phone] = []

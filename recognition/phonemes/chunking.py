@@ -206,7 +206,7 @@ def _executor(config: PhoneConfig, jobs: int) -> Executor | None:
         return ThreadPoolExecutor(workers)
     if config.parallel != "process":
         raise ValueError(f"PhoneConfig.parallel must be 'process', 'thread' or 'serial', not {config.parallel!r}")
-    return shared_process_pool(worker_count(config))
+    return worker_pool(config)
 
 
 def _run(jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, window: int) -> Iterator:

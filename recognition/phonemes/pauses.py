@@ -14,6 +14,9 @@ last phone to the end, and with 0.3 s there it gained only 5 %. Pure functions o
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+
 import numpy as np
 
 from recognition.phonemes.timeline import SILENCE, Phone
@@ -43,27 +46,23 @@ def squeeze(samples: np.ndarray, spans: list[Span], sample_rate: int) -> np.ndar
     return np.concatenate([samples[a:b] for a, b in sample_bounds(spans, sample_rate)])
 
 
-def original_time(t: float, spans: list[Span], sample_rate: int, is_end: bool) -> float:
-    """A time on the squeezed clock -> the original clock. A time on a join between two spans belongs to
-    the span before it when it ends something (`is_end`), to the span after it when it starts something."""
-    bounds = sample_bounds(spans, sample_rate)
-    squeezed_start = 0.0
-    for k, (a, b) in enumerate(bounds):
-        length = (b - a) / sample_rate
-        last = k == len(bounds) - 1
-        if last or t < squeezed_start + length or (is_end and t == squeezed_start + length):
-            return round(a / sample_rate + min(max(t - squeezed_start, 0.0), length), 4)
-        squeezed_start += length
-    return 0.0  # no spans
-
-
 def unsqueeze(phones: list[Phone], spans: list[Span], duration: float, sample_rate: int) -> list[Phone]:
     """Phones timed on the squeezed clock -> the original clock, contiguous over [0, duration] s: each
     removed stretch of pause goes to the silence beside it (a "sil" is inserted if a phone touches it)."""
+    bounds = sample_bounds(spans, sample_rate)
+    original_starts = [a / sample_rate for a, _ in bounds]
+    lengths = [(b - a) / sample_rate for a, b in bounds]
+    squeezed_starts = list(accumulate(lengths[:-1], initial=0.0))
+
+    def original(t: float, is_end: bool) -> float:
+        # a time on a join belongs to the span before it when it ends a phone, to the span after when it starts one
+        k = (bisect_left if is_end else bisect_right)(squeezed_starts, t) - 1
+        k = min(max(k, 0), len(bounds) - 1)
+        return round(original_starts[k] + min(max(t - squeezed_starts[k], 0.0), lengths[k]), 4)
+
     out: list[Phone] = []
     for phone in phones:
-        start = original_time(phone.start, spans, sample_rate, is_end=False)
-        end = original_time(phone.end, spans, sample_rate, is_end=True)
+        start, end = original(phone.start, False), original(phone.end, True)
         if end <= start:
             continue
         gap_start = out[-1].end if out else 0.0
