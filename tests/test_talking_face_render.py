@@ -215,6 +215,21 @@ def test_bilabial_closure_hides_the_interior(renderer):
     assert at_rest > 0.2 and closed < 0.05, (at_rest, closed)  # measured 0.29 -> 0.024
 
 
+def test_bilabials_seal_through_a_sneer(renderer):
+    """Lips close on m/b/p whatever the expression does to them: the gap a raised upper lip and a lowered
+    lower lip open (disgust, anger) closes with the portrait's own; pressed lips alone still bare the teeth."""
+    sneer = {"mouthUpperUp_": 0.6, "mouthLowerDown_": 0.6}
+
+    def lip_gap(**values: float) -> np.ndarray:
+        points = renderer.rig.points(weights(renderer, **(sneer | values)), np.zeros(3))
+        return np.linalg.norm(points[LIPS_INNER_LOWER[1:-1]] - points[LIPS_INNER_UPPER[1:-1]], axis=1)
+
+    rest_gap = lip_gap(mouthUpperUp_=0.0, mouthLowerDown_=0.0)
+    assert lip_gap(jawOpen=0.06, mouthClose=0.06).max() < 0.5  # 4.8 px when only the rest gap sealed
+    opened_by_the_sneer = lip_gap().mean() - rest_gap.mean()
+    assert lip_gap(mouthPress_=0.5).mean() > max(0.5 * opened_by_the_sneer, 2.0), (rest_gap.mean(), lip_gap().mean())
+
+
 def test_gaze_moves_the_irises(renderer, face_analyzer):
     look = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights(), None, np.array([-20.0, 0, -20.0, 0])))
     rest = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights()))

@@ -15,8 +15,9 @@ smiling photo takes the smile away and `rest_weights()` reproduces the photo. Sp
 channels are offsets from the photo (their readings on a still photo are not a pose to undo).
 Two portrait-specific corrections sit on top of the canonical basis, because a basis in centimetres
 cannot know this portrait's own eye and lip openings: the blink rows close exactly this portrait's eyes,
-and a "seal" term (mouthClose relative to jawOpen, and mouthPress) closes this portrait's rest lip gap,
-so bilabials seal even when the photo shows teeth. Where shapes or the head turn would fold the mesh in
+and a "seal" term closes this portrait's lip gap: mouthClose relative to jawOpen closes the gap the rest
+pose and the expression leave (bilabials seal even when the photo shows teeth or a sneer raises the upper
+lip), mouthPress closes the rest gap only. Where shapes or the head turn would fold the mesh in
 2D, the skin around the fold is relaxed (`untangle`); a 2D warp cannot show occlusion.
 
 The module also holds the small geometry helpers the mouth and eye layers share (`FeatureFrame`,
@@ -143,7 +144,7 @@ class PortraitRig:
     - `window`: where the crop sits in the portrait; `source`: `(R, R, 3) uint8` the crop itself;
     - `src_points` `(N, 2) float32`: control points at rest; `depth` `(478,)`: landmark z (smaller = nearer);
     - `basis` `(52, 468, 3) float32`: vertex displacement per unit ARKit weight (x, y, z crop pixels);
-    - `seal` `(468, 3)`: the displacement that closes the portrait's rest lip gap;
+    - `seal` `(468, 3)`: the displacement that closes the portrait's rest lip gap (mouthPress's);
     - `affine` `(3, 3)`: canonical centimetres -> crop pixels (x, y, z);
     - `triangles` `(T, 3) int32`: the warp's triangulation of the control points (irises left out);
     - `ring`, `border`: index slices of the two rings; `ring_follow` `(K,)`: how much of the head's
@@ -295,8 +296,16 @@ class PortraitRig:
         points = np.column_stack([self.src_points[:NUM_LANDMARKS], self.depth]).astype(np.float32)
         active = np.flatnonzero(weights)
         if active.size:
-            points[:NUM_VERTICES] += np.tensordot(weights[active], self.basis[active], axes=1)
-            points[:NUM_VERTICES] += seal_amount(weights) * self.seal
+            # the lips' shapes first, then the seals, then the jaw (which mouthClose closes against)
+            lips = np.setdiff1d(active, JAW_OPENING_CHANNELS)
+            points[:NUM_VERTICES] += np.tensordot(weights[lips], self.basis[lips], axes=1)
+            closure, press = seal_amounts(weights)
+            if closure > 0:
+                points[:NUM_VERTICES] += closure * _lip_seal(points)
+            if press > closure:
+                points[:NUM_VERTICES] += (press - closure) * self.seal
+            jaw = np.intersect1d(active, JAW_OPENING_CHANNELS)
+            points[:NUM_VERTICES] += np.tensordot(weights[jaw], self.basis[jaw], axes=1)
             _keep_lids_apart(points)
         # the eyeballs are rigid with the skull: irises move only with gaze (and the head, below)
         if eyes is not None and np.any(eyes):
@@ -376,18 +385,21 @@ def triangle_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     )
 
 
-def seal_amount(weights: np.ndarray) -> float:
-    """How far (0-1) to close the portrait's own rest lip gap: mouthClose relative to jawOpen (ARKit's
-    mouthClose closes the lips against an open jaw, so equal values mean sealed lips), plus mouthPress."""
+def seal_amounts(weights: np.ndarray) -> tuple[float, float]:
+    """`(closure, press)`, each 0-1: how far to close the lips. Closure is mouthClose relative to jawOpen
+    (ARKit's mouthClose closes the lips against an open jaw, so equal values mean sealed lips: a bilabial)
+    and closes whatever gap the lip shapes leave; press (2x mouthPress) closes only the portrait's rest
+    gap, so an expression that presses the lips and raises the upper lip (anger) still bares the teeth."""
     jaw, close = weights[ARKIT_INDEX["jawOpen"]], weights[ARKIT_INDEX["mouthClose"]]
     press = 0.5 * (weights[ARKIT_INDEX["mouthPressLeft"]] + weights[ARKIT_INDEX["mouthPressRight"]])
     ratio = close / max(jaw, 0.02) if close > 0 else 0.0
-    return float(np.clip(max(ratio, 2.0 * press), 0.0, 1.0))
+    return float(np.clip(ratio, 0.0, 1.0)), float(np.clip(2.0 * press, 0.0, 1.0))
 
 
 def _lip_seal(points3: np.ndarray) -> np.ndarray:
-    """`(468, 3)`: moves the inner lips onto each other (the upper 40% of the way, the lower 60%), the lip
-    bodies' rings out to the outer contours a little less, so lips keep their thickness as they close."""
+    """`(468, 3)`: for landmarks `points3` `(>= 468, 3)`, moves the inner lips onto each other (the upper
+    40% of the way, the lower 60%), the lip bodies' rings out to the outer contours a little less, so lips
+    keep their thickness as they close."""
     seal = np.zeros((NUM_VERTICES, 3), np.float32)
     gap = points3[LIPS_INNER_LOWER[1:-1]] - points3[LIPS_INNER_UPPER[1:-1]]
     gap[:, 2] = 0.0
