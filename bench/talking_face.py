@@ -52,6 +52,12 @@ def contact_sheet(videos: dict[str, Path], path: Path, frames_per_row: int = 6) 
     sheet.save(path)
 
 
+def misreadings(predicted: dict[str, float], requested: str, top: int = 2) -> str:
+    """The classes other than `requested` that frames were read as, most frequent first: "sad 12 %, ..."."""
+    others = sorted(((share, name) for name, share in predicted.items() if name != requested), reverse=True)
+    return ", ".join(f"{name[:5]} {share:.0%}" for share, name in others[:top]) or "-"
+
+
 def speed_case(seconds: float, out: Path) -> dict:
     """One end-to-end run on `seconds` of speech (the sample repeated), in this fresh process: wall time
     with the models already loaded, frames and this process's peak memory."""
@@ -89,7 +95,9 @@ def main() -> None:
     portrait = sample_path("portrait.png")
 
     quality = Table(title="Talking face, sample portrait + sample speech (11.5 s), 512 px, 25 fps")
-    for column in ("emotion", "jawOpen r", "mean r", "Acc_emo", "p(requested)", "identity", "lip-sync lag", "jitter"):
+    columns = ("emotion", "jawOpen r", "mean r", "Acc_emo", "p(requested)", "otherwise read as", "identity",
+               "lip-sync lag", "jitter")  # fmt: skip
+    for column in columns:
         quality.add_column(column, justify="right")
     videos, accuracies, jaws, identities, lags = {}, [], [], [], []
     for emotion in args.emotions:
@@ -107,10 +115,11 @@ def main() -> None:
             emotion, f"{jaw.r:.2f}" if jaw else "-", f"{s.mean_r:.2f}",
             "-" if s.emotion_accuracy is None else f"{s.emotion_accuracy:.0%}",
             "-" if s.emotion_mean_probability is None else f"{s.emotion_mean_probability:.2f}",
-            f"{s.identity_mean:.3f}", f"{s.lipsync_lag_frames:+d} fr", f"{s.jitter:.4f}",
+            misreadings(s.emotion_predicted or {}, emotion), f"{s.identity_mean:.3f}",
+            f"{s.lipsync_lag_frames:+d} fr", f"{s.jitter:.4f}",
         )  # fmt: skip
     basic = [e for e in args.emotions if e != "neutral"]
-    quality.add_row(f"{len(basic)} basic", "", "", f"{np.mean(accuracies):.0%}", "", "", "", "", style="bold")
+    quality.add_row(f"{len(basic)} basic", "", "", f"{np.mean(accuracies):.0%}", *[""] * 5, style="bold")
     contact_sheet(videos, args.out / "contact_sheet.png")
     n = len(args.emotions)
     record("talking face", f"Acc_emo, {len(basic)} basic emotions, full intensity", f"{np.mean(accuracies):.0%}",
