@@ -25,7 +25,8 @@ from recognition.phonemes import (
     recognize_phones,
     transcript_words,
 )
-from recognition.phonemes.allphone import decoded_spans
+from recognition.phonemes.allphone import decode_utterance, decoded_spans
+from recognition.phonemes.chunking import speech_spans
 from recognition.phonemes.compare import edit_alignment
 from recognition.phonemes.pauses import kept_spans, squeeze, unsqueeze
 from recognition.phonemes.timeline import PHONE_SET, SILENCE, Phone
@@ -287,6 +288,21 @@ def test_chunked_alignment_shares_the_transcript_correctly(long_speech):
         assert offset - 0.05 < words[0].start and words[-1].end < offset + sentence.duration + 0.05
         errors += boundary_errors(truth, window(timeline, offset, offset + sentence.duration))
     assert 1000 * np.mean(errors) < 16  # measured 9.8 ms
+
+
+def test_chunked_alignment_decodes_each_chunk_twice(long_speech, monkeypatch):
+    """Sharing out the transcript costs no extra pass: each chunk's word count (pass 1) is the hypothesis
+    its phones are aligned on (pass 2). It used to count in a pass of its own, then align in two more."""
+    import recognition.phonemes.align as align
+
+    audio, transcript, _ = long_speech
+    decodes = []
+    monkeypatch.setattr(align, "decode_utterance", lambda *args: decodes.append(1) or decode_utterance(*args))
+    config = PhoneConfig(chunk_s=CHUNKS.chunk_s, max_chunk_s=CHUNKS.max_chunk_s, parallel="serial")
+    timeline = phone_timeline(audio, transcript, config)
+    chunks = plan_chunks(audio, speech_spans(audio, config), config)
+    assert len(chunks) == 3 and len(decodes) == 2 * len(chunks)  # 8 before
+    assert [w.text for w in timeline.words] == transcript_words(transcript)
 
 
 @needs_flite

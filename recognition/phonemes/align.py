@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 
 from recognition.audio import Audio
 from recognition.phonemes.allphone import (
@@ -267,6 +268,12 @@ def _two_pass(decoder, pcm: bytes, words: list[str]):
     decode_utterance(decoder, pcm)
     if decoder.hyp() is None:  # the words do not fit the audio (e.g. silence, or far too many words)
         return None
+    return _phone_pass(decoder, pcm)
+
+
+def _phone_pass(decoder, pcm: bytes):
+    """Pass 2 on the words of the decoder's last hypothesis (from pass 1 or a word grammar): the entries
+    `_two_pass` returns, or None."""
     try:
         decoder.set_alignment()
         decode_utterance(decoder, pcm)
@@ -357,23 +364,48 @@ def align_phones(audio: Audio, transcript: str, config: PhoneConfig = PhoneConfi
     return timeline
 
 
-def count_spoken_words(audio: Audio, words: list[str], min_words: int = 0) -> int | None:
-    """How many of `words` (already in the aligner's dictionary, see `prepare_words`) `audio` speaks,
-    counting from the first: pass 1 alone, over a grammar that may stop after any word from
-    `min_words` on. Used to share a transcript among chunks of long audio; None if nothing fits."""
+def align_spoken_words(
+    audio: Audio,
+    words: list[str],
+    min_words: int = 0,
+    config: PhoneConfig = PhoneConfig(),
+    pronunciations: dict[str, str] | None = None,
+    report: Callable[[int | None], None] | None = None,
+) -> tuple[int | None, PhoneTimeline | None]:
+    """How many of `words` `audio` speaks, counting from the first, and those words aligned.
+
+    Pass 1 runs over a grammar that may stop after any word from `min_words` on; `report(count)` is
+    called as soon as it ends (so a caller sharing a transcript among chunks can hand the next chunk its
+    words while this one's phones are aligned); pass 2 then aligns the counted words on pass 1's result.
+    Returns `(count, timeline)`: count None when nothing fits, timeline None when there is nothing to
+    align (count 0 or None) or the counted words will not align even with wider beams."""
     if not words:
-        return 0
+        if report is not None:
+            report(0)
+        return 0, None
     decoder = aligner()
-    final = len(words) + 1
+    add_words(decoder, {**ADDED_WORDS, **(pronunciations or {})})
+    pcm = pcm16(audio.samples)
+    end = len(words)
     transitions = [(i, i + 1, 1.0, word) for i, word in enumerate(words)]
-    transitions += [(i, final, 1.0) for i in range(min(max(min_words, 0), len(words)), len(words) + 1)]
-    grammar = decoder.create_fsg("chunk_words", 0, final, transitions)
-    decoder.add_fsg("chunk_words", grammar)
+    # stopping after word k >= min_words: word k may also lead straight to the end. A word, not an empty
+    # transition: pass 2 cannot set up from a hypothesis that took one ("Failed to set up sub-word
+    # alignment"), so only stopping before the first word is empty
+    transitions += [(k - 1, end, 1.0, words[k - 1]) for k in range(max(min_words, 1), end)]
+    if min_words <= 0:
+        transitions.append((0, end, 1.0))
+    decoder.add_fsg("chunk_words", decoder.create_fsg("chunk_words", 0, end, transitions))
     decoder.activate_search("chunk_words")
-    decode_utterance(decoder, pcm16(audio.samples))
-    if decoder.hyp() is None:
-        return None
-    return sum(1 for seg in decoder.seg() if not _is_filler(seg.word))
+    decode_utterance(decoder, pcm)
+    count = None if decoder.hyp() is None else sum(1 for seg in decoder.seg() if not _is_filler(seg.word))
+    if report is not None:
+        report(count)
+    if not count:
+        return count, None
+    entries = _phone_pass(decoder, pcm)
+    if entries is None:  # the default beams lost the path: both passes again, with wider ones if need be
+        return count, align_words(audio, words[:count], config, pronunciations)
+    return count, _timeline(entries, words[:count], config, audio)
 
 
 def silence_timeline(audio: Audio, method: str) -> PhoneTimeline:

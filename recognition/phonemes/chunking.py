@@ -11,17 +11,21 @@ processes, one per core (PocketSphinx holds the GIL while it decodes: two thread
 after the other), with at most two chunks per worker in flight. Times are shifted by each chunk's
 start; a pause split between two chunks becomes one "sil". Silent chunks (nothing above -55 dBFS) are
 not decoded. Measured (`bench/phonemes.py`, 2026-12-03, workers started beforehand): on 2 cores 600 s
-took 0.020 x real time for allphone and 0.034 aligned (0.041 and 0.058 on one core; 60 s: 0.021 and
-0.035, 0.038 and 0.055); workers peaked at 86 MB (allphone) and 129 MB (aligned), and the main process
-grew by 29 MB (allphone) and 56 MB (aligned: it holds an aligner too) over its size with the audio
-loaded.
+took 0.020 x real time for allphone and 0.021-0.023 aligned (0.041 and 0.038-0.041 on one core; 60 s:
+0.021 and 0.026-0.027, 0.038 and 0.038-0.041); workers peaked at 86 MB (allphone) and 129 MB
+(aligned), and the main process grew by 29 MB (allphone) and 56 MB (aligned: it holds an aligner too)
+over its size with the audio loaded.
 
-Aligned mode shares the transcript among the chunks first, in order: for each chunk, pass 1 of the
-alignment alone, over a grammar that may stop after any word in a window around the expected count
-(from the speaking rate), finds how many of the remaining words the chunk speaks (~0.01 x real time).
-The workers then run both alignment passes per chunk with its words. Cuts are in pauses, so a word is
-rarely split; an error in one chunk's word count stays at that chunk's edges. A chunk whose words will
-not align falls back to allphone phones (its words are then missing, with a warning).
+Aligned mode shares the transcript among the chunks in order. Each chunk but the last is given a
+window of what is left of the transcript around its expected share (from the speaking rate); its job
+runs pass 1 over a grammar that may stop after any word of the window from a minimum on, reports how
+many words that is to this process at once (a queue given to the workers when the pool starts), and
+runs pass 2 on that same decode. The next chunk's job is made when the count arrives, so pass 1 runs
+one chunk after another while the pass 2s (the longer: ~0.022 against ~0.014 x real time) run beside
+them. (Counting in a pass of its own before both passes cost a third more CPU: 2 cores 60 s 0.031-0.035,
+one core 0.046-0.051.) Cuts are in pauses, so a word is rarely split; an error in one chunk's word count
+stays at that chunk's edges. A chunk whose words will not align falls back to allphone phones (its words
+are then missing, with a warning).
 
 The process pool uses the "spawn" start method (safe beside threads of ONNX Runtime or torch), so a
 script that calls this on long audio needs the usual `if __name__ == "__main__":` guard.
@@ -30,10 +34,12 @@ script that calls this on long audio needs the usual `if __name__ == "__main__":
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import multiprocessing
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -44,9 +50,9 @@ import numpy as np
 
 from recognition.audio import SILENCE_DBFS, Audio, frame_rms_db, speech_segments
 from recognition.phonemes.align import (
+    align_spoken_words,
     align_words,
     aligner,
-    count_spoken_words,
     prepare_words,
     silence_timeline,
     transcript_problem,
@@ -115,6 +121,7 @@ def plan_chunks(audio: Audio, speech: list[Span], config: PhoneConfig = PhoneCon
 
 
 MIN_PARALLEL_S = 12.0  # below this, starting a second decode costs more than it saves
+SHARE_TIMEOUT_S = 60.0  # plus 10 s per second of chunk: how long to wait for a chunk's word count
 VAD_BLOCK_S = 60.0
 
 
@@ -167,6 +174,74 @@ def _aligned_job(
     return timeline, ""
 
 
+def _counting_job(
+    key: tuple[int, int], samples: np.ndarray, source: str | None, window: list[str], min_words: int,
+    expected: int, pronunciations: dict[str, str], config: PhoneConfig,
+) -> tuple[PhoneTimeline, str]:  # fmt: skip
+    """Align one chunk that speaks the first words of `window`, at least `min_words` of them: count them
+    (pass 1), report how many to the process sharing out the transcript (`key`: its run and this chunk's
+    index), then align them (pass 2). When they cannot be counted, the chunk takes the `expected` number."""
+    audio = Audio(samples, source=source)
+    shares: list[int] = []
+
+    def report(count: int | None) -> None:
+        shares.append(min(len(window), expected) if count is None else count)
+        _share_reports().put((key, shares[0]))
+
+    try:
+        count, timeline = align_spoken_words(audio, window, min_words, config, pronunciations, report)
+    finally:
+        if not shares:  # failed before counting: the sharing must go on (the caller sees the exception)
+            report(None)
+    if count is None:
+        timeline, note = _aligned_job(samples, source, window[: shares[0]], pronunciations, config)
+        return timeline, f"could not count its words, assumed {shares[0]}" + (f"; {note}" if note else "")
+    if timeline is None:
+        return recognize_phones(audio, config), (
+            "speech without transcript words" if count == 0 else f"its {count} words could not be aligned"
+        )
+    return timeline, ""
+
+
+# The queue a decoding job reports its chunk's word count on (see `_counting_job`): in a pool worker the
+# one its pool was made with, in this process `_share_reports()`'s own. A SimpleQueue: its `put` writes
+# at once, where a Queue's background thread would wait for the GIL that pass 2 then holds.
+_pool_reports = None
+
+
+@functools.cache
+def _local_reports():
+    return multiprocessing.get_context("spawn").SimpleQueue()
+
+
+def _share_reports():
+    return _pool_reports if _pool_reports is not None else _local_reports()
+
+
+def _use_reports(reports) -> None:
+    """A pool worker's initializer: report word counts on `reports`."""
+    global _pool_reports
+    _pool_reports = reports
+
+
+_runs = itertools.count()
+
+
+def _wait_for_share(key: tuple[int, int], timeout_s: float) -> int | None:
+    """The word count the job `key` reported, or None after `timeout_s` (its worker died or hangs).
+    Reports from an earlier, abandoned run are dropped."""
+    reports = _local_reports()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if reports.empty():
+            time.sleep(0.002)
+            continue
+        reported, share = reports.get()
+        if reported == key:
+            return share
+    return None
+
+
 # --- running and joining -----------------------------------------------------------------------------
 
 
@@ -174,7 +249,9 @@ def _aligned_job(
 def shared_process_pool(workers: int) -> ProcessPoolExecutor:
     """One pool of decoding processes per process, kept for its lifetime: starting a worker (imports and
     decoders) costs ~1 s of CPU, more than decoding a minute of speech gains from a second core."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_use_reports, initargs=(_local_reports(),)
+    )
 
 
 def worker_pool(config: PhoneConfig = PhoneConfig()) -> ProcessPoolExecutor | None:
@@ -239,28 +316,13 @@ def join_chunks(parts: list[tuple[Span, PhoneTimeline]], source: str | None, met
     return PhoneTimeline(merge_phones(phones), words, source, method)
 
 
-def _word_shares(audio: Audio, chunks: list[Span], speech: list[Span], words: list[str]) -> Iterator[list[str]]:
-    """The transcript words each chunk speaks, in order (lazily: each count needs the previous one)."""
-    total_speech = sum(b - a for a, b in speech)
-    rate = len(words) / (total_speech or audio.duration)  # words per second of speech
-    position = 0
-    for index, span in enumerate(chunks):
-        remaining = words[position:]
-        chunk = audio.slice(*span)
-        if index == len(chunks) - 1:
-            share = len(remaining)
-        elif not remaining or is_silent(chunk.samples):
-            share = 0
-        else:
-            expected = rate * speech_in(span, speech)
-            # the window also covers speech the energy VAD missed (sparse speech in a quiet block)
-            window = remaining[: int(1.6 * max(expected, 0.5 * rate * (span[1] - span[0]))) + 8]
-            share = count_spoken_words(chunk, window, min_words=int(0.4 * expected))
-            if share is None:
-                share = min(len(remaining), round(expected))
-                log.warning("chunk %.1f-%.1f s: could not count its words; assuming %d", *span, share)
-        yield remaining[:share]
-        position += share
+def _count_window(audio: Audio, span: Span, speech: list[Span], rate: float, remaining: list[str]):
+    """For a chunk that is not the last: the transcript words it may speak, the fewest it must, and how
+    many it is expected to (from the speaking rate `rate`, words per second of speech)."""
+    expected = rate * speech_in(span, speech)
+    # the window also covers speech the energy VAD missed (sparse speech in a quiet block)
+    window = remaining[: int(1.6 * max(expected, 0.5 * rate * (span[1] - span[0]))) + 8]
+    return window, int(0.4 * expected), min(len(remaining), round(expected))
 
 
 def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneConfig = PhoneConfig()) -> PhoneTimeline:
@@ -295,20 +357,34 @@ def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneCon
     log.debug("%s: %d chunk(s) of ~%.0f s", audio.source or "audio", len(chunks), audio.duration / len(chunks))
 
     def jobs() -> Iterator[tuple[Callable, tuple]]:
-        shares = _word_shares(audio, chunks, speech, words) if aligned else iter(lambda: [], None)
-        for span in chunks:
+        """One job per chunk. Aligned, each chunk but the last speaks the first words of what is left of
+        the transcript: its job counts them and reports the count before aligning them, and the next
+        chunk's job is made when that count arrives (one pass 1 per chunk, in the workers)."""
+        run, position = next(_runs), 0
+        rate = len(words) / (sum(b - a for a, b in speech) or audio.duration)  # words per second of speech
+        for index, span in enumerate(chunks):
             samples = audio.slice(*span).samples
-            share = next(shares)
+            remaining = words[position:]
             if is_silent(samples):
-                if share:
+                if remaining and index == len(chunks) - 1:
                     log.warning(
-                        "%s: %d transcript words left for silent audio at the end", audio.source or "audio", len(share)
-                    )
+                        "%s: %d transcript words left for silent audio at the end", audio.source or "audio",
+                        len(remaining),
+                    )  # fmt: skip
                 yield silence_timeline, (Audio(samples, source=audio.source), "allphone")
-            elif aligned:
-                yield _aligned_job, (samples, audio.source, share, pronunciations, config)
-            else:
+            elif not aligned:
                 yield _allphone_job, (samples, audio.source, config)
+            elif index == len(chunks) - 1 or not remaining:
+                yield _aligned_job, (samples, audio.source, remaining, pronunciations, config)
+            else:
+                window, min_words, expected = _count_window(audio, span, speech, rate, remaining)
+                key = (run, index)
+                yield _counting_job, (key, samples, audio.source, window, min_words, expected, pronunciations, config)
+                share = _wait_for_share(key, timeout_s=SHARE_TIMEOUT_S + 10 * (span[1] - span[0]))
+                if share is None:
+                    share = expected
+                    log.warning("%s: chunk %.1f-%.1f s: no word count; assuming %d", audio.source, *span, share)
+                position += share
 
     executor = _executor(config, len(chunks))
     parts: list[tuple[Span, PhoneTimeline]] = []
