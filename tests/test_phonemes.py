@@ -275,9 +275,13 @@ def test_chunked_allphone_matches_per_sentence_decoding(long_speech):
     assert np.mean(to_truth) < np.mean(single_to_truth) + 0.04
 
 
-def test_chunked_alignment_shares_the_transcript_correctly(long_speech):
+@pytest.mark.parametrize("parallel", ["process", "thread"])
+def test_chunked_alignment_shares_the_transcript_correctly(long_speech, parallel):
+    """Word counts reach the process sharing out the transcript from worker processes and from threads
+    (a thread's first report once went to a queue of its own: words went missing after a long wait)."""
     audio, transcript, placed = long_speech
-    timeline = phone_timeline(audio, transcript, CHUNKS)
+    config = PhoneConfig(chunk_s=CHUNKS.chunk_s, max_chunk_s=CHUNKS.max_chunk_s, parallel=parallel)
+    timeline = phone_timeline(audio, transcript, config)
     assert timeline.method == "aligned"
     check_contiguous(timeline, audio.duration)
     assert [w.text for w in timeline.words] == transcript_words(transcript)

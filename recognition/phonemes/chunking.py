@@ -361,6 +361,7 @@ def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneCon
         the transcript: its job counts them and reports the count before aligning them, and the next
         chunk's job is made when that count arrives (one pass 1 per chunk, in the workers)."""
         run, position = next(_runs), 0
+        _local_reports()  # made before any job runs: a job in a thread would otherwise race to make its own
         rate = len(words) / (sum(b - a for a, b in speech) or audio.duration)  # words per second of speech
         for index, span in enumerate(chunks):
             samples = audio.slice(*span).samples
