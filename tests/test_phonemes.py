@@ -309,6 +309,29 @@ def test_chunked_alignment_decodes_each_chunk_twice(long_speech, monkeypatch):
     assert [w.text for w in timeline.words] == transcript_words(transcript)
 
 
+def test_a_killed_worker_fails_the_alignment_at_once(long_speech):
+    """The transcript is shared out as workers report their counts; a worker that dies must end the
+    wait for its count (BrokenProcessPool), not leave it to the minutes-long timeout."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    from recognition.phonemes.chunking import warm_up
+
+    audio, transcript, _ = long_speech
+    config = PhoneConfig(chunk_s=CHUNKS.chunk_s, max_chunk_s=CHUNKS.max_chunk_s, workers=2, parallel="process")
+    warm_up(config)
+    workers = multiprocessing.active_children()
+    threading.Timer(0.3, lambda: os.kill(workers[0].pid, signal.SIGKILL)).start()
+    start = time.perf_counter()
+    with pytest.raises(BrokenProcessPool):
+        phone_timeline(audio, transcript, config)
+    assert time.perf_counter() - start < 20  # measured 0.3 s; 203 s when only the timeout ended the wait
+
+
 @needs_flite
 def test_one_sentence_in_long_silence_is_found(speech):
     """The energy VAD sees nothing when speech is under ~5% of its input; decoding must not rely on it."""

@@ -42,7 +42,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import pairwise
 
@@ -227,18 +227,22 @@ def _use_reports(reports) -> None:
 _runs = itertools.count()
 
 
-def _wait_for_share(key: tuple[int, int], timeout_s: float) -> int | None:
-    """The word count the job `key` reported, or None after `timeout_s` (its worker died or hangs).
-    Reports from an earlier, abandoned run are dropped."""
+def _wait_for_share(key: tuple[int, int], job: Future | None, timeout_s: float) -> int | None:
+    """The word count the job `key` reported, or None once `job` (its future; None: it ran here) ended
+    without a report (its worker died) or after `timeout_s` (it hangs). Reports from an earlier,
+    abandoned run are dropped."""
     reports = _local_reports()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if reports.empty():
+        if not reports.empty():
+            reported, share = reports.get()
+            if reported == key:
+                return share
+        elif job is None or job.done():  # a report is written before its job ends
+            if reports.empty():
+                return None
+        else:
             time.sleep(0.002)
-            continue
-        reported, share = reports.get()
-        if reported == key:
-            return share
     return None
 
 
@@ -286,8 +290,11 @@ def _executor(config: PhoneConfig, jobs: int) -> Executor | None:
     return worker_pool(config)
 
 
-def _run(jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, window: int) -> Iterator:
-    """Results of `fn(*args)` for `jobs` in order, with at most `window` submitted and unfinished."""
+def _run(
+    jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, window: int, submitted: list[Future]
+) -> Iterator:
+    """Results of `fn(*args)` for `jobs` in order, with at most `window` submitted and unfinished; each
+    job's future is appended to `submitted` as it is submitted (none without an executor)."""
     if executor is None:
         for fn, args in jobs:
             yield fn(*args)
@@ -295,6 +302,7 @@ def _run(jobs: Iterable[tuple[Callable, tuple]], executor: Executor | None, wind
     pending: deque = deque()
     for fn, args in jobs:
         pending.append(executor.submit(fn, *args))
+        submitted.append(pending[-1])
         if len(pending) >= window:
             yield pending.popleft().result()
     while pending:
@@ -381,16 +389,18 @@ def phone_timeline(audio: Audio, transcript: str | None = None, config: PhoneCon
                 window, min_words, expected = _count_window(audio, span, speech, rate, remaining)
                 key = (run, index)
                 yield _counting_job, (key, samples, audio.source, window, min_words, expected, pronunciations, config)
-                share = _wait_for_share(key, timeout_s=SHARE_TIMEOUT_S + 10 * (span[1] - span[0]))
+                job = submitted[-1] if submitted else None  # None: it has run in this process
+                share = _wait_for_share(key, job, timeout_s=SHARE_TIMEOUT_S + 10 * (span[1] - span[0]))
                 if share is None:
                     share = expected
                     log.warning("%s: chunk %.1f-%.1f s: no word count; assuming %d", audio.source, *span, share)
                 position += share
 
     executor = _executor(config, len(chunks))
+    submitted: list[Future] = []
     parts: list[tuple[Span, PhoneTimeline]] = []
     try:
-        results = _run(jobs(), executor, window=2 * worker_count(config))
+        results = _run(jobs(), executor, window=2 * worker_count(config), submitted=submitted)
         for span, result in zip(chunks, results, strict=True):
             timeline, note = result if isinstance(result, tuple) else (result, "")
             if note:
