@@ -48,6 +48,26 @@ def test_every_bilabial_closes_and_every_open_vowel_opens(fps):
             assert motion["mouthRollLower"][near].max() >= 0.35
 
 
+@pytest.mark.parametrize("fps", [24, 60])
+def test_recognised_bilabials_close_briefly_known_ones_for_their_whole_length(fps):
+    # a long "m" between open vowels: known phones (transcript, TTS) keep the lips closed for all of it;
+    # phones recognised without a transcript close them only in its middle, but still fully
+    phones = timeline_of("aa:0.2 m:0.16 aa:0.2").phones
+    m = phones[2]
+    emotion = parse_emotion_spec("neutral").track(m.end + 0.6, fps)
+    closed_s = {}
+    for method in ("aligned", "allphone"):
+        motion = generate_motion(PhoneTimeline(phones, method=method), emotion, config=MotionConfig(fps=fps))
+        t, closed = motion.times, opening(motion) <= 0.10
+        inside = (t >= m.start) & (t < m.end)
+        assert closed[inside].any(), method
+        assert not closed[(t > 0.35) & (t < m.start - 0.05)].any(), method  # the vowels before and after open
+        assert not closed[(t > m.end + 0.05) & (t < m.end + 0.15)].any(), method
+        closed_s[method] = closed[inside].sum() / fps
+    assert closed_s["aligned"] >= 0.14
+    assert closed_s["allphone"] <= 0.04 + 2.5 / fps  # the 40 ms hold, plus the constraint's ease in and out
+
+
 def test_emotion_shows_in_the_right_channels():
     def mean(channel, spec):
         emotion = parse_emotion_spec(spec).track(SPEECH.duration, 30)

@@ -10,6 +10,7 @@ from scipy.signal import savgol_filter
 from generation.motion.blinks import blink_curve, blink_times
 from generation.motion.coarticulation import (
     CoarticulationConfig,
+    articulated_phones,
     blend_visemes,
     enforce_articulation,
     frame_phone_spans,
@@ -95,7 +96,8 @@ def generate_motion(
     speaking = speech_activity(timeline, fps, frames)
 
     # 1. speech: coarticulated visemes, as strong as the voice is loud, shaped by emotion
-    pose = blend_visemes(timeline, fps, frames, config.coarticulation)
+    articulated = articulated_phones(timeline, config.coarticulation)
+    pose = blend_visemes(articulated, fps, frames, config.coarticulation)
     pose[:, SPEECH_INDEX] *= (strength * config.mouth_amplitude)[:, None]
     pose[:, ARKIT_INDEX["jawOpen"]] *= jaw_gain
     pose[:, ARKIT_INDEX["mouthClose"]] *= jaw_gain
@@ -110,7 +112,7 @@ def generate_motion(
         window = max(5, int(round(15 * fps / 60)) | 1)
         pose = savgol_filter(pose, min(window, frames - (1 - frames % 2)), 3, axis=0)
         np.clip(pose, 0.0, 1.0, out=pose)
-    enforce_articulation(pose, timeline, fps, config.coarticulation)
+    enforce_articulation(pose, articulated, fps, config.coarticulation)
 
     # 4. blinks, preferring pauses
     pauses = np.array([p.start for p in timeline.phones if p.label == SILENCE and p.duration > 0.15])
