@@ -3,6 +3,7 @@
     python bench/lipsync.py            # one table; ~5 minutes on 2 busy cores (first run also synthesises)
     python bench/lipsync.py --quick    # 10 sentences per voice, reference script on a sample of files
     python bench/lipsync.py --phone-lm trigram  # allphone with the wheel's trigram LM (Rhubarb's)
+    python bench/lipsync.py --bilabial-boost 0   # allphone without its bias toward p/b/m
     python bench/lipsync.py --misses 20  # also list missed closures / open vowels of the aligned source
 
 Speech: the sentences of `bench/data/sentences.txt` spoken by flite voices kal16, slt, awb and rms, with
@@ -68,7 +69,7 @@ from recognition.audio import Audio  # noqa: E402
 from recognition.emotion_spec import parse_emotion_spec  # noqa: E402
 from recognition.fusion import apply_override, estimate_needed  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline  # noqa: E402
-from recognition.phonemes.allphone import PHONE_LMS  # noqa: E402
+from recognition.phonemes.phone_lm import PHONE_LMS  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 from rigs.export import ExportInput, get_exporter  # noqa: E402
 from rigs.export.rhubarb import rhubarb_timeline  # noqa: E402
@@ -257,12 +258,17 @@ def agrees_with_reference(s: Score, ref: list[float]) -> bool:
 
 
 def run(
-    voices: tuple[str, ...], texts: list[str], check_every: int, console: Console, phone_lm: str = "bigram"
+    voices: tuple[str, ...],
+    texts: list[str],
+    check_every: int,
+    console: Console,
+    phone_lm: str = "bigram",
+    bilabial_boost: float = PhoneConfig.bilabial_boost,
 ) -> dict:
     pipeline = RigCurvesPipeline()
     pipeline.speech.load_models()
     # one utterance is one chunk: decoded in this process anyway
-    config = PhoneConfig(parallel="serial", phone_lm=phone_lm)
+    config = PhoneConfig(parallel="serial", phone_lm=phone_lm, bilabial_boost=bilabial_boost)
     livelink = get_exporter("livelink")
     scores: dict[tuple[str, str, str], Score] = {}
     phone_seconds: dict[str, float] = {"aligned": 0.0, "allphone": 0.0}
@@ -339,12 +345,18 @@ def main() -> None:
     parser.add_argument("--misses", type=int, default=0, help="list this many misses of the aligned source")
     parser.add_argument("--json", type=Path, help="also write the per-row numbers here")
     parser.add_argument("--phone-lm", choices=PHONE_LMS, default="bigram", help="allphone's phonetic LM")
+    parser.add_argument(
+        "--bilabial-boost",
+        type=float,
+        default=PhoneConfig.bilabial_boost,
+        help="allphone's bias toward p/b/m, log10 units (PhoneConfig.bilabial_boost; 0 = none)",
+    )
     args = parser.parse_args()
     console = Console(width=160)
     texts = sentences()[:10] if args.quick else sentences()
     voices = tuple(args.voices)
     started = time.perf_counter()
-    out = run(voices, texts, check_every=5 if args.quick else 1, console=console, phone_lm=args.phone_lm)
+    out = run(voices, texts, 5 if args.quick else 1, console, args.phone_lm, args.bilabial_boost)
     scores = out["scores"]
 
     table = Table(title=f"Lip-sync vs flite -psdur phones ({len(texts)} sentences x {len(voices)} voices, 60 fps)")

@@ -4,6 +4,7 @@
     python bench/phonemes.py --quick    # accuracy on one voice, speed for 10 s and 60 s only
     python bench/phonemes.py --only speed
     python bench/phonemes.py --phone-lm trigram   # allphone with the wheel's trigram LM (Rhubarb's)
+    python bench/phonemes.py --only accuracy --bilabial-boost 0   # allphone without its bias to p/b/m
 
 Labelled speech: every sentence of `bench/data/sentences.txt` spoken by flite voices kal16, awb, rms,
 slt (16 kHz) and kal (8 kHz, resampled), with `flite -psdur` giving each phone's end time (ARPAbet;
@@ -50,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.summary import record  # noqa: E402
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.phonemes import PhoneConfig, PhoneTimeline, phone_timeline, transcript_words  # noqa: E402
-from recognition.phonemes.allphone import PHONE_LMS  # noqa: E402
 from recognition.phonemes.chunking import warm_up  # noqa: E402
 from recognition.phonemes.compare import edit_alignment  # noqa: E402
+from recognition.phonemes.phone_lm import PHONE_LMS  # noqa: E402
 from recognition.phonemes.timeline import SILENCE, Phone  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -168,9 +169,14 @@ def summary(results: list[dict]) -> tuple[str, str, str, str, str]:
     )
 
 
-def accuracy(voices: tuple[str, ...], console: Console, phone_lm: str = "bigram") -> list[tuple]:
+def accuracy(
+    voices: tuple[str, ...],
+    console: Console,
+    phone_lm: str = "bigram",
+    bilabial_boost: float = PhoneConfig.bilabial_boost,
+) -> list[tuple]:
     """Rows: per mode and voice, on every sentence."""
-    config = PhoneConfig(parallel="serial", phone_lm=phone_lm)
+    config = PhoneConfig(parallel="serial", phone_lm=phone_lm, bilabial_boost=bilabial_boost)
     rows = []
     texts = sentences()
     for mode in ("allphone", "aligned"):
@@ -341,6 +347,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one voice; 10 s and 60 s only")
     parser.add_argument("--only", choices=("accuracy", "speed"), help="print just one of the tables")
     parser.add_argument("--phone-lm", choices=PHONE_LMS, default="bigram", help="allphone's phonetic LM")
+    parser.add_argument(
+        "--bilabial-boost",
+        type=float,
+        default=PhoneConfig.bilabial_boost,
+        help="allphone's bias toward p/b/m in the accuracy table, log10 units (0 = none)",
+    )
     parser.add_argument("--case", nargs=4, metavar=("MODE", "SECONDS", "CORES", "PARALLEL"))
     args = parser.parse_args()
     if args.case:
@@ -355,7 +367,7 @@ def main() -> None:
         table = Table(title=f"Phone accuracy vs flite -psdur ({len(sentences())} sentences per voice)")
         for column in ("mode", "voice", "boundary error, mean ms", "median / p90 ms", "PER", "scored", "utterances"):
             table.add_column(column)
-        for row in accuracy(voices, console, args.phone_lm):
+        for row in accuracy(voices, console, args.phone_lm, args.bilabial_boost):
             table.add_row(*row)
         console.print(table)
         console.print("targets: aligned <= 20 ms, allphone <= 30 ms mean boundary error")

@@ -10,6 +10,7 @@ import logging
 import shutil
 import subprocess
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from recognition.phonemes.allphone import decode_utterance, decoded_spans
 from recognition.phonemes.chunking import speech_spans
 from recognition.phonemes.compare import edit_alignment
 from recognition.phonemes.pauses import kept_spans, squeeze, unsqueeze
+from recognition.phonemes.phone_lm import BILABIAL_UNITS, boosted_arpa, phone_lm_file
 from recognition.phonemes.timeline import PHONE_SET, SILENCE, Phone
 from rigs.assets import REPO_ROOT as REPO
 from rigs.assets import model_path
@@ -131,6 +133,45 @@ def test_bundled_bigram_phone_lm_is_the_wheels_lm_without_trigrams(tmp_path):
     text = rebuilt.read_text()
     assert "ngram 1=43\nngram 2=1509\n\n" in text and "3-grams" not in text
     assert "\n-1.0605\tM\tP\n" in text  # log10 P(P | M), as the trigram model has it, without its back-off
+
+
+def test_bilabial_boost_raises_only_the_ngrams_ending_in_p_b_m():
+    arpa = (
+        "\\data\\\nngram 1=3\nngram 2=2\n\n\\1-grams:\n-1.5000\tAA\t-0.2000\n-2.0000\tM\t-0.3000\n"
+        "-1.2500\tN\t-0.1000\n\n\\2-grams:\n-0.5000\tAA M\n-0.7000\tM AA\n\n\\end\\\n"
+    )
+    boosted = boosted_arpa(arpa, BILABIAL_UNITS, 0.85)
+    assert "\n-1.1500\tM\t-0.3000\n" in boosted  # P(M) raised, its back-off weight kept
+    assert "\n0.3500\tAA M\n" in boosted  # P(M | AA) raised
+    assert "\n-1.5000\tAA\t-0.2000\n" in boosted and "\n-1.2500\tN\t-0.1000\n" in boosted
+    assert "\n-0.7000\tM AA\n" in boosted  # ends in AA: unchanged
+    assert boosted.count("\n") == arpa.count("\n")
+
+
+def test_boosted_phone_lms_are_cached_files_the_decoder_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert phone_lm_file("bigram", 0.0) == str(model_path("en-us-phone-bigram.lm"))
+    for name in ("bigram", "trigram"):
+        path = Path(phone_lm_file(name, 0.85))
+        assert path.parent == tmp_path / "affect-studio" and path.exists()
+        written = path.stat().st_mtime_ns
+        assert phone_lm_file(name, 0.85) == str(path) and path.stat().st_mtime_ns == written  # reused
+    assert not list((tmp_path / "affect-studio").glob(".*.tmp"))
+    bigram = Path(phone_lm_file("bigram", 0.85)).read_text()
+    assert "\n-0.2105\tM\tP\n" in bigram  # the wheel's log10 P(P | M), -1.0605, plus 0.85
+    audio = Audio(np.zeros(16000, np.float32))
+    recognize_phones(audio, PhoneConfig(bilabial_boost=0.85, phone_lm="trigram"))  # PocketSphinx loads it
+
+
+@needs_flite
+def test_bilabial_boost_makes_the_recogniser_hear_more_bilabials(speech):
+    def bilabials(boost: float) -> int:
+        config = PhoneConfig(bilabial_boost=boost)
+        return sum(p.label in "pbm" for _, audio, _ in speech for p in recognize_phones(audio, config).phones)
+
+    true_count = sum(p.label in "pbm" for _, _, truth in speech for p in truth)
+    unbiased, boosted = bilabials(0.0), bilabials(0.85)
+    assert boosted > unbiased and boosted <= 2 * true_count
 
 
 @needs_flite

@@ -6,10 +6,11 @@
 
 The decoder searches context-independent phones under a phonetic LM, as Rhubarb Lip Sync does: by
 default the `pocketsphinx` wheel's (`en-us-phone.lm.bin`, a trigram LM) cut to bigrams, which decodes a
-third faster at the same accuracy (`PhoneConfig.phone_lm`). Long pauses are left out of the decoded audio
-(`PhoneConfig.pause_keep_s`). It decodes one utterance in one pass, so cost and memory grow with its
-length: `recognition.phonemes.chunking.phone_timeline` splits long audio at pauses and calls this per
-chunk.
+third faster at the same accuracy (`PhoneConfig.phone_lm`), with p, b and m made likelier for lip sync
+(`PhoneConfig.bilabial_boost`, `recognition.phonemes.phone_lm`). Long pauses are left out of the
+decoded audio (`PhoneConfig.pause_keep_s`). It decodes one utterance in one pass, so cost and memory grow
+with its length: `recognition.phonemes.chunking.phone_timeline` splits long audio at pauses and calls
+this per chunk.
 
 This module also holds what the allphone and aligned modes share: `PhoneConfig`, the per-process decoder
 cache, PCM conversion, and the acoustic confidence of a phone.
@@ -26,8 +27,8 @@ import numpy as np
 
 from recognition.audio import SAMPLE_RATE, Audio, speech_segments
 from recognition.phonemes.pauses import kept_spans, squeeze, unsqueeze
+from recognition.phonemes.phone_lm import phone_lm_file
 from recognition.phonemes.timeline import SILENCE, Phone, PhoneTimeline, normalize_phone
-from rigs.assets import model_path as bundled_model
 from rigs.errors import AffectStudioError
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ class PhoneConfig:
         sentences; lip sync without transcript, 144 sentences: bilabial recall 0.933 vs 0.923, open vowels
         0.912 vs 0.914, false closures 5.8 vs 5.6 %). A unigram LM was faster still (0.038) and as accurate
         on this synthetic speech, but it drops all phonotactics, which noisier real speech needs more.
+    bilabial_boost: log10 units added to the phone LM's probability of p, b and m
+        (`recognition.phonemes.phone_lm`): when the sound leaves it open, hear a bilabial. A missed lip
+        closure is the most visible lip-sync error, and a wrong one is brief (`CoarticulationConfig.
+        recognised_closure_s`). Measured without transcript on the 144 flite sentences of
+        `bench/lipsync.py` (chosen there, so optimistic; untested on recorded speech), bilabial recall /
+        false closures: 0 -> 0.930 / 3.8 %, 0.3 -> 0.940 / 4.4 %, 0.7 -> 0.950 / 4.6 %, 0.85 -> 0.957 /
+        4.7 %, 1.0 -> 0.957 / 4.9 %, 1.5 -> 0.960 / 5.3 %. The phone error rate barely moves (`bench/
+        phonemes.py`, 180 sentences: 0.355 -> 0.363 at 0.85; boundaries 9.9 -> 10.0 ms). Set 0 for an
+        unbiased phone transcription.
     pause_keep_s: allphone decodes only the speech (an energy VAD 45 dB deep, so quiet consonants count)
         with this much of each pause on either side (`recognition.phonemes.pauses`); None decodes all of
         it. 0.1 s: 13-17 % faster on the 60 s bench clip, same phone error rate and lip sync (144
@@ -72,6 +82,7 @@ class PhoneConfig:
 
     language_weight: float = 1.0
     phone_lm: str = "bigram"
+    bilabial_boost: float = 0.85
     pause_keep_s: float | None = 0.1
     frame_offset_s: float = 0.005
     chunk_s: float = 25.0
@@ -97,28 +108,16 @@ def decoder_cache() -> dict:
     return _LOCAL.decoders
 
 
-PHONE_LMS = ("bigram", "trigram")
-
-
-def phone_lm_path(name: str) -> str:
-    """File of the phonetic LM `name` (see `PhoneConfig.phone_lm`)."""
-    if name == "bigram":
-        return str(bundled_model("en-us-phone-bigram.lm"))
-    if name == "trigram":
-        return model_path("en-us/en-us-phone.lm.bin")
-    raise ValueError(f"PhoneConfig.phone_lm must be one of {', '.join(PHONE_LMS)}, not {name!r}")
-
-
-def allphone_decoder(language_weight: float, phone_lm: str = "bigram"):
-    """This thread's allphone decoder for `language_weight` and `phone_lm`."""
-    key = ("allphone", language_weight, phone_lm)
+def allphone_decoder(language_weight: float, phone_lm: str = "bigram", bilabial_boost: float = 0.0):
+    """This thread's allphone decoder for `language_weight`, `phone_lm` and `bilabial_boost`."""
+    key = ("allphone", language_weight, phone_lm, bilabial_boost)
     cache = decoder_cache()
     if key not in cache:
         import pocketsphinx
 
         cache[key] = pocketsphinx.Decoder(
             hmm=model_path("en-us/en-us"),
-            allphone=phone_lm_path(phone_lm),
+            allphone=phone_lm_file(phone_lm, bilabial_boost),
             allphone_ci=True,
             dict=None,
             lw=language_weight,
@@ -204,7 +203,7 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
     duration = audio.duration
     if len(audio.samples) < SAMPLE_RATE // FRAME_RATE * 3:
         return PhoneTimeline(fit_to_duration([], duration), source=audio.source, method="allphone")
-    decoder = allphone_decoder(float(config.language_weight), config.phone_lm)
+    decoder = allphone_decoder(float(config.language_weight), config.phone_lm, float(config.bilabial_boost))
     spans = decoded_spans(audio, config)
     samples = audio.samples if spans is None else squeeze(audio.samples, spans, audio.sample_rate)
     decode_utterance(decoder, pcm16(samples))
