@@ -161,6 +161,10 @@ def test_boosted_phone_lms_are_cached_files_the_decoder_reads(tmp_path, monkeypa
     assert "\n-0.2105\tM\tP\n" in bigram  # the wheel's log10 P(P | M), -1.0605, plus 0.85
     audio = Audio(np.zeros(16000, np.float32))
     recognize_phones(audio, PhoneConfig(bilabial_boost=0.85, phone_lm="trigram"))  # PocketSphinx loads it
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr("tempfile.tempdir", str(blocked))  # nowhere to write: decode without the boost
+    assert phone_lm_file("bigram", 0.5) == str(model_path("en-us-phone-bigram.lm"))
 
 
 @needs_flite

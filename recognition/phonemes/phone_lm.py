@@ -10,11 +10,14 @@ temp directory (atomically: parallel decoding workers may ask at the same time) 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 from rigs.assets import model_path as bundled_model
+
+log = logging.getLogger(__name__)
 
 PHONE_LMS = ("bigram", "trigram")
 BILABIAL_UNITS = frozenset({"B", "M", "P"})  # as the phone LMs write p, b, m
@@ -75,8 +78,12 @@ def phone_lm_file(name: str, bilabial_boost: float = 0.0) -> str:
     folder = Path(tempfile.gettempdir()) / "affect-studio"
     path = folder / f"phone-lm-{name}-b{bilabial_boost:g}-{key}.lm"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{path.name}.{os.getpid()}.tmp"
-        partial.write_text(boosted_arpa(arpa_text(source), BILABIAL_UNITS, bilabial_boost))
-        os.replace(partial, path)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".{path.name}.{os.getpid()}.tmp"
+            partial.write_text(boosted_arpa(arpa_text(source), BILABIAL_UNITS, bilabial_boost))
+            os.replace(partial, path)
+        except OSError as error:  # a full or read-only temp directory: decode without the boost
+            log.warning("phone LM: cannot write its p/b/m boost to %s (%s); decoding without it", folder, error)
+            return source
     return str(path)
