@@ -198,6 +198,29 @@ def test_blink_closes_both_eyes(renderer, face_analyzer):
         assert closed.blendshape(name) > 0.5, (name, closed.blendshape(name))  # measured 0.57, 0.58
 
 
+def test_a_raised_lid_takes_its_lashes_and_bares_white_sclera(renderer):
+    """Wide eyes (fear, surprise, anger): the upper lashes move up with the lid, and where they were the
+    eye shows sclera, not a dark line left on the eyeball or a grey band (which read as glasses)."""
+    rest_image = renderer.render(renderer.rig.rest_weights())
+    rest_points = renderer.last_points.copy()
+    wide_image = renderer.render(weights(renderer, eyeWide_=1.0))
+    wide_points = renderer.last_points
+    assert np.abs(rest_image.astype(int) - renderer.rig.source).mean() < 0.05  # the split adds back up
+    for eye in renderer.eyes:
+        sclera = float(eye.sclera @ LUMA)
+        assert sclera > 170, eye.sclera  # the clear white of the eye, not its shadowed average
+        lid = eye.upper[len(eye.upper) // 4]  # between the outer corner and the iris: sclera below it
+        x = int(round(rest_points[lid, 0]))
+        rest_y, wide_y = rest_points[lid, 1], wide_points[lid, 1]
+        assert wide_y < rest_y - 2, (rest_y, wide_y)
+        column = wide_image[:, x].astype(np.float32) @ LUMA
+        where_lashes_were = column[int(round(rest_y)) + 1]
+        assert where_lashes_were > 0.75 * sclera, (eye.side, where_lashes_were, sclera)
+        top, bottom = int(wide_y) - 3, int(round(rest_y)) + 2
+        darkest = top + int(np.argmin(column[top:bottom]))
+        assert abs(darkest - wide_y) <= 2.5, (eye.side, darkest, wide_y)  # the lash line went with the lid
+
+
 def test_bilabial_closure_hides_the_interior(renderer):
     """The sample shows its teeth at rest; sealed lips must leave no teeth and no dark gap between them."""
     sealed = weights(renderer, jawOpen=0.06, mouthClose=0.06, mouthPress_=0.3)

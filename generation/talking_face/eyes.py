@@ -1,12 +1,15 @@
 """`EyeLayer`: blinks and gaze for one eye, drawn over the warped frame.
 
 A warp can only squash the eye when the lid comes down (iris and sclera smear into a thin strip), so the
-eye is redrawn in three parts:
+eye is redrawn in four parts:
 
 - the eyeball: the portrait's eye with the iris taken out and its place filled with shaded sclera, moved
   with the head alone (eyeballs are rigid in the skull) and clipped to the frame's eye opening;
 - the iris: cut from the portrait (its hidden part completed from the visible part), moved by the gaze,
   clamped inside the eye and clipped to the opening;
+- the lashes: the photo's upper lashes and lid shadow inside the opening, lifted off the eyeball into a
+  strip that follows the lid edge column by column, so a lid raised in fear or surprise takes them along
+  and bares white sclera;
 - the upper lid: as it descends, skin in the lid's own colour (sampled above the lid) covers the eye from
   the skin fold down to the moved lid edge, a little darker toward the lashes, with a thin dark lash line
   at the edge. At weight 1 the lid meets the lower lid and the eye is closed.
@@ -94,7 +97,7 @@ class EyeLayer:
         # colours: sclera (bright part of the opening outside the iris), lid skin, lashes
         sclera_px = roi[(cover > 0.9) & (dist > r + 1.5)]
         fallback = np.array([215, 205, 195], np.float32)
-        self.sclera = _colour(sclera_px, 0.5, fallback)
+        self.sclera = _colour(sclera_px, 0.2, fallback)  # the clear white: most of the opening is in shadow
         band = np.concatenate([pts[self.ring2], pts[self.ring3[::-1]]])
         band_mask = polygon_coverage(band, 0, 0, self.size, self.size) > 0.5
         self.lid = _colour(source[band_mask], 0.6, fallback * 0.85)
@@ -118,6 +121,10 @@ class EyeLayer:
         confident = np.clip(weight / 0.05, 0.0, 1.0)[..., None]
         local = spread / np.maximum(weight, 1e-6)[..., None]
         shade = 0.9 + 0.1 * smoothstep(-0.4, 0.5, t)  # the upper lid's shadow
+        # beyond the portrait's lids (shown when the eye opens wider) the photo's sclera continued is the
+        # shadowed strip under its lids, grey: blend it into the clear sclera colour there instead
+        beyond = np.maximum(smoothstep(0.0, -0.25, t), smoothstep(1.0, 1.25, t))[..., None]
+        confident = confident * (1 - beyond)
         sclera = (local * confident + self.sclera * (1 - confident)) * shade[..., None]
 
         # Pixels the lid edge only partly covers are split in two so the layers add back up to the
@@ -141,9 +148,22 @@ class EyeLayer:
         base = np.where(eye_side[..., None], pure, sclera)
         core = np.clip(r + 1.0 - dist, 0.0, 1.0)[..., None]  # the iris's place, feathered into the sclera
         base = base * (1 - core) + sclera * core
-        self.eyeball = base.astype(np.float32)
         # what the warp moves in the opening: lashes where the eye shows, the un-mixed lid where it half does
         at_rest = base * (1 - alpha[..., None]) + iris_rgb * alpha[..., None]
+        # The upper lashes and the lid's shadow inside the opening belong to the lid: they are lifted off the
+        # eyeball (the sclera continued under them) into a strip that moves with the lid edge, so a raised
+        # lid takes them along and bares clear sclera, not a dark band left where the lid was. The strip's
+        # colour is un-mixed so that at rest eyeball, iris and strip add up to the portrait again.
+        pale = float(luminance(self.sclera))
+        lash = np.clip((0.85 * pale - luminance(base)) / (0.45 * pale), 0.0, 1.0)
+        lash *= eye_side & (t < 0.5) & (dist > r + 0.5)
+        lash[lash < 0.1] = 0.0
+        a = lash[..., None]
+        base = np.where(a > 0, self.sclera * shade[..., None], base)  # clear sclera: the photo's is shadowed there
+        under = base * (1 - alpha[..., None]) + iris_rgb * alpha[..., None]  # what the strip lies on at rest
+        strip = np.clip((at_rest - (1 - a) * under) / np.maximum(a, 0.1), 0, 255)
+        self.lash_strip = np.dstack([strip, lash]).astype(np.float32)
+        self.eyeball = base.astype(np.float32)
         lid_share = np.clip((roi - at_rest * c) / np.maximum(1 - c, 0.5), 0, 255)
         self.rest_cover = cover
         self.fill = np.where(eye_side[..., None], np.broadcast_to(self.lash, roi.shape), lid_share).astype(np.float32)
@@ -179,6 +199,19 @@ class EyeLayer:
         iris = cv2.warpAffine(self.iris_patch, m_iris, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         a_iris = iris[..., 3:4]
         ball = ball * (1 - a_iris) + iris[..., :3] * a_iris
+        # the lashes go with the eyeball, then each column moves as the lid edge above it moved
+        strip = cv2.warpAffine(self.lash_strip, m_ball, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        lid = np.r_[self.outer, self.upper, self.inner]
+        lid_at_rest = src[lid] @ rigid[:2, :2].T + rigid[:2, 2]
+        moved = pts[lid] - lid_at_rest
+        order = np.argsort(lid_at_rest[:, 0])
+        columns = np.arange(w, dtype=np.float32) + x0
+        dx = np.interp(columns, lid_at_rest[order, 0], moved[order, 0])
+        dy = np.interp(columns, lid_at_rest[order, 0], moved[order, 1])
+        map_x = np.broadcast_to(np.arange(w, dtype=np.float32) - dx, (h, w)).astype(np.float32)
+        map_y = (np.arange(h, dtype=np.float32)[:, None] - dy[None, :]).astype(np.float32)
+        lashes = cv2.remap(strip, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        ball = ball * (1 - lashes[..., 3:4]) + lashes[..., :3] * lashes[..., 3:4]
 
         u, v = frame.grid(x0, y0, w, h)
         gap = float(np.max(frame.uv(pts[self.lower])[1] - frame.uv(pts[self.upper])[1]))
@@ -187,11 +220,12 @@ class EyeLayer:
         out = roi * (1 - open_cover[..., None]) + ball * open_cover[..., None]
 
         closing = float(np.clip(descent / max(0.25 * self.rest_gap, 0.5), 0.0, 1.0))
+        raising = float(np.clip(-descent / max(0.25 * self.rest_gap, 0.5), 0.0, 1.0))
+        edge = np.concatenate([opening[:1], lid_edge[1:-1], opening[8:9]])  # reaching past the corners
         if closing > 0:
             # lid skin from the fold (ring 2) down to the lid edge, in the colours of the skin just above
             # it in this frame (so it matches the light), a little darker toward the lashes
             fold = pts[np.r_[self.outer, self.ring2, self.inner]]
-            edge = np.concatenate([opening[:1], lid_edge[1:-1], opening[8:9]])  # reaching past the corners
             band = np.concatenate([opening[:1], fold[1:-1], opening[8:9], edge[::-1]])
             v_fold, v_edge = frame.profile(fold, u), frame.profile(lid_edge, u)
             s = np.clip((v - v_fold) / np.maximum(v_edge - v_fold, 1.0), 0.0, 1.0)  # 0 at the fold, 1 at the edge
@@ -202,15 +236,16 @@ class EyeLayer:
             a_lid *= closing
             a_lid *= 1 - open_cover
             out = out * (1 - a_lid[..., None]) + skin * a_lid[..., None]
-            # lash line along the lid edge, heavier toward the outer corner
-            # a crisp 1-pixel line inside a soft 2-pixel one: lashes, not a pen stroke
+        if closing > 0 or raising > 0:
+            # the lash line along the moved lid edge (a raised lid lifts its lashes off the eye too): a
+            # crisp 1-pixel line inside a soft 2-pixel one, lashes, not a pen stroke
             shift_bits = 3
             line = np.round((edge - [x0, y0]) * (1 << shift_bits)).astype(np.int32)
             core, halo = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
             cv2.polylines(core, [line], False, 255, 1, cv2.LINE_AA, shift_bits)
             cv2.polylines(halo, [line], False, 255, 2, cv2.LINE_AA, shift_bits)
             a_lash = np.maximum(core.astype(np.float32) / 255.0, 0.45 * halo.astype(np.float32) / 255.0)
-            a_lash *= 0.95 * closing
+            a_lash *= 0.95 * max(closing, raising)
             out = out * (1 - a_lash[..., None]) + self.lash * a_lash[..., None]
         image[y0 : y0 + h, x0 : x0 + w] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
 

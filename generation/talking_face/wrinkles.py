@@ -24,6 +24,9 @@ from rigs.face_topology import NUM_LANDMARKS
 
 Anchor = dict[int, float]  # landmark index -> weight; the weights sum to 1
 DEFAULT_DEPTH = 0.35  # how much a crease at full strength darkens the skin: visible at video size, not drawn-on
+# per RGB channel, how much of that darkening a fold takes: shadow in skin is warm (light scattered under
+# the skin comes out red), and an evenly darkened, whitened line read as grey wire, a glasses bridge
+SHADOW_TINT = np.array([0.75, 1.0, 1.15], np.float32)
 
 
 def between(a: int | Anchor, b: int | Anchor, t: float) -> Anchor:
@@ -190,8 +193,8 @@ class WrinkleLayer:
         ridge[:-lift] = folds[lift:]
         light = np.clip(cv2.GaussianBlur(ridge, (0, 0), 2 * self.sigma) / self.ridge_peak - dark, 0.0, 1.0)
         patch = frame[y0:y1, x0:x1].astype(np.float32)
-        patch *= (1.0 - self.depth * np.clip(dark, 0.0, 1.0))[..., None]
-        patch += (255.0 - patch) * (0.25 * self.depth * light)[..., None]
+        patch *= 1.0 - self.depth * np.clip(dark, 0.0, 1.0)[..., None] * SHADOW_TINT
+        patch *= 1.0 + (0.25 * self.depth * light)[..., None]
         frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
 
 
