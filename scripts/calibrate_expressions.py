@@ -17,7 +17,10 @@ surprise lost the lip funnel (AU22) the first calibration gave it, which the lan
 opening (re-detected jawOpen r 0.67 -> 0.88; 92 -> 90 % of frames read; Hopper's surprise reads as fear
 with or without it, p 0.42 / 0.10); happiness traded its dimpler (AU14) for a stronger smile (AU12 1.0):
 Hopper p(happy) 0.64 -> 0.73 on stills, the video's jaw r 0.74 -> 0.75 (without AU14 and at AU12 0.5
-the jaw read 0.78-0.81 but Hopper's smile read as sad).
+the jaw read 0.78-0.81 but Hopper's smile read as sad). After the eye layer's raised-lid fix, disgust's
+brow lowerer (AU4, not one of its EMFACS units) went 0.75 -> 0.55 by hand: the sample video's disgust
+read in 59 -> 69 % of frames (0.25: 55 %, 0.4: 64 %; as angry 20 -> 15 %); on held-out Hopper with
+`--evaluate --judge speech`, p(disgusted) 0.37 -> 0.39 but frames read 50 -> 44 %, stills p 0.36 -> 0.37.
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths
