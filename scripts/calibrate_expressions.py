@@ -21,6 +21,9 @@ the jaw read 0.78-0.81 but Hopper's smile read as sad). After the eye layer's ra
 brow lowerer (AU4, not one of its EMFACS units) went 0.75 -> 0.55 by hand: the sample video's disgust
 read in 59 -> 69 % of frames (0.25: 55 %, 0.4: 64 %; as angry 20 -> 15 %); on held-out Hopper with
 `--evaluate --judge speech`, p(disgusted) 0.37 -> 0.39 but frames read 50 -> 44 %, stills p 0.36 -> 0.37.
+Anger's upper-lid raiser (AU5) went 0.59 -> 0.5 (its EMFACS floor): wide eyes read as surprise; the
+video's anger 80 -> 84 % of frames; Hopper speech judge p(angry) 0.68 -> 0.74 (frames 73 -> 77 %), stills
+0.90 -> 0.96; the sample portrait's stills 0.53 -> 0.76.
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths
