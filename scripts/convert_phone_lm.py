@@ -19,17 +19,14 @@ back-off(w1) x P(w2), as before. Deterministic: the same wheel gives the same by
 from __future__ import annotations
 
 import argparse
-import tempfile
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recognition.phonemes.phone_lm import arpa_text, phone_lm_path  # noqa: E402
+
 BIGRAM_LM = "en-us-phone-bigram.lm"
-
-
-def trigram_lm_path() -> Path:
-    """The wheel's phonetic LM (binary trigram trie), as Rhubarb Lip Sync uses it."""
-    import pocketsphinx
-
-    return Path(pocketsphinx.get_model_path("en-us/en-us-phone.lm.bin"))
 
 
 def bigram_arpa(arpa: str) -> str:
@@ -52,18 +49,11 @@ def bigram_arpa(arpa: str) -> str:
 
 
 def convert(out_dir: Path) -> Path:
-    """Write `BIGRAM_LM` (ARPA text, ~30 KB) into `out_dir` from the installed `pocketsphinx` wheel."""
-    import pocketsphinx
-
-    logmath = pocketsphinx.LogMath()  # held here: `NGramModel.readfile` lets its own go and writes garbage
-    model = pocketsphinx.NGramModel(pocketsphinx.Config(), logmath, str(trigram_lm_path()))
-    with tempfile.TemporaryDirectory() as tmp:
-        arpa = Path(tmp) / "phone.lm"
-        model.write(str(arpa), pocketsphinx.NGramModel.str_to_type("arpa"))
-        text = arpa.read_text()
+    """Write `BIGRAM_LM` (ARPA text, ~30 KB) into `out_dir` from the installed `pocketsphinx` wheel's
+    trigram LM (the one Rhubarb Lip Sync uses)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / BIGRAM_LM
-    path.write_text(bigram_arpa(text))
+    path.write_text(bigram_arpa(arpa_text(phone_lm_path("trigram"))))
     return path
 
 

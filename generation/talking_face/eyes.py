@@ -199,8 +199,8 @@ class EyeLayer:
         iris = cv2.warpAffine(self.iris_patch, m_iris, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         a_iris = iris[..., 3:4]
         ball = ball * (1 - a_iris) + iris[..., :3] * a_iris
-        # the lashes go with the eyeball, then each column moves as the lid edge above it moved
-        strip = cv2.warpAffine(self.lash_strip, m_ball, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # the lashes go with the eyeball, and each column further as the lid edge above it moved: one
+        # resampling, at the rigid map's inverse of (x - dx, y - dy)
         lid = np.r_[self.outer, self.upper, self.inner]
         lid_at_rest = src[lid] @ rigid[:2, :2].T + rigid[:2, 2]
         moved = pts[lid] - lid_at_rest
@@ -208,9 +208,12 @@ class EyeLayer:
         columns = np.arange(w, dtype=np.float32) + x0
         dx = np.interp(columns, lid_at_rest[order, 0], moved[order, 0])
         dy = np.interp(columns, lid_at_rest[order, 0], moved[order, 1])
-        map_x = np.broadcast_to(np.arange(w, dtype=np.float32) - dx, (h, w)).astype(np.float32)
-        map_y = (np.arange(h, dtype=np.float32)[:, None] - dy[None, :]).astype(np.float32)
-        lashes = cv2.remap(strip, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        xs = np.arange(w, dtype=np.float32)[None, :] - dx[None, :]
+        ys = np.arange(h, dtype=np.float32)[:, None] - dy[None, :]
+        back = np.linalg.inv(np.vstack([m_ball, [0, 0, 1]]))[:2]
+        map_x = (back[0, 0] * xs + back[0, 1] * ys + back[0, 2]).astype(np.float32)
+        map_y = (back[1, 0] * xs + back[1, 1] * ys + back[1, 2]).astype(np.float32)
+        lashes = cv2.remap(self.lash_strip, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         ball = ball * (1 - lashes[..., 3:4]) + lashes[..., :3] * lashes[..., 3:4]
 
         u, v = frame.grid(x0, y0, w, h)

@@ -108,19 +108,20 @@ def decoder_cache() -> dict:
     return _LOCAL.decoders
 
 
-def allphone_decoder(language_weight: float, phone_lm: str = "bigram", bilabial_boost: float = 0.0):
-    """This thread's allphone decoder for `language_weight`, `phone_lm` and `bilabial_boost`."""
-    key = ("allphone", language_weight, phone_lm, bilabial_boost)
+def allphone_decoder(config: PhoneConfig):
+    """This thread's allphone decoder for `config`'s language weight, phone LM and bilabial boost."""
+    weight, boost = float(config.language_weight), float(config.bilabial_boost)
+    key = ("allphone", weight, config.phone_lm, boost)
     cache = decoder_cache()
     if key not in cache:
         import pocketsphinx
 
         cache[key] = pocketsphinx.Decoder(
             hmm=model_path("en-us/en-us"),
-            allphone=phone_lm_file(phone_lm, bilabial_boost),
+            allphone=phone_lm_file(config.phone_lm, boost),
             allphone_ci=True,
             dict=None,
-            lw=language_weight,
+            lw=weight,
             loglevel="FATAL",
         )
     return cache[key]
@@ -203,7 +204,7 @@ def recognize_phones(audio: Audio, config: PhoneConfig = PhoneConfig()) -> Phone
     duration = audio.duration
     if len(audio.samples) < SAMPLE_RATE // FRAME_RATE * 3:
         return PhoneTimeline(fit_to_duration([], duration), source=audio.source, method="allphone")
-    decoder = allphone_decoder(float(config.language_weight), config.phone_lm, float(config.bilabial_boost))
+    decoder = allphone_decoder(config)
     spans = decoded_spans(audio, config)
     samples = audio.samples if spans is None else squeeze(audio.samples, spans, audio.sample_rate)
     decode_utterance(decoder, pcm16(samples))

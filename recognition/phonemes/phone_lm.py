@@ -59,7 +59,7 @@ def arpa_text(path: str) -> str:
         return Path(path).read_text()
     import pocketsphinx
 
-    logmath = pocketsphinx.LogMath()  # held here: the model does not keep its own alive
+    logmath = pocketsphinx.LogMath()  # held here: `NGramModel` lets its own go and writes garbage
     model = pocketsphinx.NGramModel(pocketsphinx.Config(), logmath, path)
     with tempfile.TemporaryDirectory() as tmp:
         arpa = Path(tmp) / "phone.lm"
@@ -74,7 +74,8 @@ def phone_lm_file(name: str, bilabial_boost: float = 0.0) -> str:
     if not bilabial_boost:
         return source
     stat = os.stat(source)
-    key = hashlib.sha1(f"{source}\n{stat.st_size}\n{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+    what = f"{source}\n{stat.st_size}\n{stat.st_mtime_ns}\n{sorted(BILABIAL_UNITS)}"  # a stale copy is never reused
+    key = hashlib.sha1(what.encode()).hexdigest()[:10]
     folder = Path(tempfile.gettempdir()) / "affect-studio"
     path = folder / f"phone-lm-{name}-b{bilabial_boost:g}-{key}.lm"
     if not path.exists():
