@@ -2,10 +2,18 @@
 
     python bench/talking_face.py [--out out/bench_talking_face] [--lengths 10 60 600]
     python bench/talking_face.py --lengths --emotions surprised happy   # quality of two emotions only
+    python bench/talking_face.py --lengths --portrait hopper.jpg        # quality on another bundled face
 
 Targets (issue 5): >= 25 frames/s end to end at 512 px on 2 cores; < 1.5 GB for a 60 s clip;
 re-detected jawOpen vs requested Pearson r >= 0.9; Acc_emo >= 0.85 over the 6 basic emotions at full
 intensity; identity cosine >= 0.9; |lip-sync lag| <= 1 frame.
+
+"jawOpen r" is MediaPipe's jawOpen blendshape read from each frame; "opening r" is the inner-lip gap the
+re-detected landmarks show against the requested opening (jawOpen - mouthClose), at the best lag. On the
+sample portrait (a face ~100 px wide in a 512 px picture) the gap follows the request at r ~0.94 while the
+blendshape reads ~0.8: the regressor reads the rig's posed landmarks at about the requested weight, but
+the landmarks the detector places on a frame, within ~0.02 inter-ocular distances of the posed ones, read
+3-4x lower, and that reading also rises with lip rounding (mouthFunnel).
 """
 
 from __future__ import annotations
@@ -35,12 +43,14 @@ from studio.scoring import score_talking_face  # noqa: E402
 EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 
 
-def contact_sheet(videos: dict[str, Path], path: Path, frames_per_row: int = 6) -> None:
+def contact_sheet(videos: dict[str, Path], path: Path, box: tuple[float, ...], frames_per_row: int = 6) -> None:
+    """One row per video: `frames_per_row` frames spread over it, cut to `box` (x0, y0, x1, y1 pixels)."""
+    box = tuple(int(round(v)) for v in box)
     rows = []
     for emotion, video in videos.items():
         frames = [f for _, f in iter_frames(video)]
         picks = np.linspace(0, len(frames) - 1, frames_per_row).astype(int)
-        tiles = [Image.fromarray(frames[i]).crop((96, 16, 416, 336)).resize((200, 200)) for i in picks]
+        tiles = [Image.fromarray(frames[i]).crop(box).resize((200, 200)) for i in picks]
         row = Image.new("RGB", (200 * frames_per_row + 110, 200), "white")
         ImageDraw.Draw(row).text((8, 92), emotion, fill="black")
         for k, tile in enumerate(tiles):
@@ -82,6 +92,7 @@ def main() -> None:
         "--lengths", type=float, nargs="*", default=[10.0, 60.0], help="clips for speed and memory (none: skip)"
     )
     parser.add_argument("--emotions", nargs="+", choices=EMOTIONS, default=list(EMOTIONS), help="videos to make")
+    parser.add_argument("--portrait", default="portrait.png", help="a bundled sample face (assets/samples)")
     parser.add_argument("--case", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -92,14 +103,14 @@ def main() -> None:
     speech = load_audio(sample_path("speech.wav"))
     transcript = sample_path("speech.txt").read_text()
     pipeline = TalkingFacePipeline(scorer=score_talking_face)
-    portrait = sample_path("portrait.png")
+    portrait = sample_path(args.portrait)
 
-    quality = Table(title="Talking face, sample portrait + sample speech (11.5 s), 512 px, 25 fps")
-    columns = ("emotion", "jawOpen r", "mean r", "Acc_emo", "p(requested)", "otherwise read as", "identity",
-               "lip-sync lag", "jitter")  # fmt: skip
+    quality = Table(title=f"Talking face, {args.portrait} + sample speech (11.5 s), 512 px, 25 fps")
+    columns = ("emotion", "jawOpen r", "opening r", "mean r", "Acc_emo", "p(requested)", "otherwise read as",
+               "identity", "lip-sync lag", "jitter")  # fmt: skip
     for column in columns:
         quality.add_column(column, justify="right")
-    videos, accuracies, jaws, identities, lags = {}, [], [], [], []
+    videos, accuracies, jaws, openings, identities, lags = {}, [], [], [], [], []
     for emotion in args.emotions:
         video = args.out / f"{emotion}.mp4"
         result = pipeline(portrait, audio=speech, text=transcript, emotion=emotion, output=video)
@@ -109,25 +120,30 @@ def main() -> None:
         if emotion != "neutral":
             accuracies.append(s.emotion_accuracy or 0.0)
         jaws.append(jaw.r if jaw else np.nan)
+        openings.append(np.nan if s.opening_confidence is None else s.opening_confidence)
         identities.append(s.identity_mean)
         lags.append(abs(s.lipsync_lag_frames))
         quality.add_row(
-            emotion, f"{jaw.r:.2f}" if jaw else "-", f"{s.mean_r:.2f}",
+            emotion, f"{jaw.r:.2f}" if jaw else "-", f"{openings[-1]:.2f}", f"{s.mean_r:.2f}",
             "-" if s.emotion_accuracy is None else f"{s.emotion_accuracy:.0%}",
             "-" if s.emotion_mean_probability is None else f"{s.emotion_mean_probability:.2f}",
             misreadings(s.emotion_predicted or {}, emotion), f"{s.identity_mean:.3f}",
             f"{s.lipsync_lag_frames:+d} fr", f"{s.jitter:.4f}",
         )  # fmt: skip
     basic = [e for e in args.emotions if e != "neutral"]
-    quality.add_row(f"{len(basic)} basic", "", "", f"{np.mean(accuracies):.0%}", *[""] * 5, style="bold")
-    contact_sheet(videos, args.out / "contact_sheet.png")
+    quality.add_row(f"{len(basic)} basic", "", "", "", f"{np.mean(accuracies):.0%}", *[""] * 5, style="bold")
+    contact_sheet(videos, args.out / "contact_sheet.png", result.crop_box)
     n = len(args.emotions)
-    record("talking face", f"Acc_emo, {len(basic)} basic emotions, full intensity", f"{np.mean(accuracies):.0%}",
+    area = f"talking face ({args.portrait})"
+    record(area, f"Acc_emo, {len(basic)} basic emotions, full intensity", f"{np.mean(accuracies):.0%}",
            ">= 85 %", " ".join(f"{e[:3]} {a:.0%}" for e, a in zip(basic, accuracies, strict=True)))  # fmt: skip
-    record("talking face", f"re-detected jawOpen r ({n} emotions)", f"{np.nanmin(jaws):.2f}-{np.nanmax(jaws):.2f}",
+    record(area, f"re-detected jawOpen r ({n} emotions)", f"{np.nanmin(jaws):.2f}-{np.nanmax(jaws):.2f}",
            ">= 0.9")  # fmt: skip
-    record("talking face", f"identity cosine ({n} emotions)", f"{min(identities):.3f}-{max(identities):.3f}", ">= 0.9")
-    record("talking face", f"|lip-sync lag|, largest of {n} emotions", f"{max(lags)} frame(s)", "<= 1 frame")
+    record(area, f"re-detected inner-lip opening r ({n} emotions)",
+           f"{np.nanmin(openings):.2f}-{np.nanmax(openings):.2f}", "-",
+           "requested jawOpen - mouthClose vs the lip gap the landmarks show")  # fmt: skip
+    record(area, f"identity cosine ({n} emotions)", f"{min(identities):.3f}-{max(identities):.3f}", ">= 0.9")
+    record(area, f"|lip-sync lag|, largest of {n} emotions", f"{max(lags)} frame(s)", "<= 1 frame")
 
     # Speed and memory on long clips, each in a fresh process (peak memory is that run's own).
     cores = len(os.sched_getaffinity(0))
