@@ -12,7 +12,9 @@ from generation.talking_face import DenseWarp, WarpRenderer, compose
 from generation.talking_face.rig import LIPS_INNER_LOWER, LIPS_INNER_UPPER, mouth_polygon, polygon_coverage
 from generation.talking_face.wrinkles import WrinkleLayer, between
 from generation.video_writer import VideoWriter
+from recognition.image_io import load_image
 from rigs.arkit import ARKIT_INDEX
+from rigs.assets import sample_path
 from rigs.face_mesh import CanonicalFace, load_canonical_face
 
 # ---------------------------------------------------------------------------------------------------------
@@ -236,6 +238,45 @@ def test_bilabial_closure_hides_the_interior(renderer):
 
     at_rest, closed = teeth_like(renderer.render(renderer.rig.rest_weights())), teeth_like(renderer.render(sealed))
     assert at_rest > 0.2 and closed < 0.05, (at_rest, closed)  # measured 0.29 -> 0.024
+
+
+@pytest.fixture(scope="module")
+def closed_mouth_renderer(face_analyzer):
+    """A portrait whose lips are together at rest (the sample shows its teeth)."""
+    closed_mouth = load_image(sample_path("hopper.jpg"))
+    return WarpRenderer(closed_mouth, face_analyzer(closed_mouth)[0], sculpted_canonical_face(), resolution=512)
+
+
+def test_an_open_mouth_narrows_toward_its_corners(closed_mouth_renderer):
+    """A jaw drop lowers the whole lower lip, but the lips join at the corners: the opening is a lens,
+    not a box (the pairs next to the corners opened 0.84-0.87 of the middle's)."""
+    rig = closed_mouth_renderer.rig
+
+    def gaps(points):
+        return np.linalg.norm(points[LIPS_INNER_LOWER[1:-1]] - points[LIPS_INNER_UPPER[1:-1]], axis=1)
+
+    gap = gaps(rig.points(weights(closed_mouth_renderer, jawOpen=0.6), np.zeros(3))) - gaps(rig.src_points)
+    assert gap.max() > 10  # the jaw did open it
+    assert max(gap[0], gap[-1]) < 0.65 * gap.max(), gap.round(1)  # an ellipse: 0.51 at 7 % of the width
+    assert min(gap[3:6]) > 0.9 * gap.max(), gap.round(1)  # the middle stays open
+
+
+def test_a_closed_mouth_portrait_opens_onto_separate_teeth(closed_mouth_renderer):
+    """A portrait with closed lips has no teeth to show, so they are drawn: across the upper teeth the
+    light dips at the gaps between them (a flat band reads as a mouth guard)."""
+    renderer = closed_mouth_renderer
+    assert renderer.mouth.plate is None  # nothing of the portrait's own to reuse
+    image = renderer.render(weights(renderer, jawOpen=0.5))
+    rest = renderer.rig.src_points
+    width = float(np.linalg.norm(rest[308] - rest[78]))
+    y = int(round(rest[13, 1] + 0.05 * width))  # just below the upper lip's line at rest: the upper teeth
+    x0, x1 = (int(round(rest[78, 0] + f * width)) for f in (0.3, 0.7))
+    row = image[y, x0:x1].astype(np.float32) @ LUMA
+    assert row.mean() > 0.8 * float(renderer.mouth.colours.teeth @ LUMA)  # teeth there, not the cavity
+    neighbourhood = np.array([row[max(0, i - 4) : i + 5].max() for i in range(len(row))])
+    dips = np.flatnonzero((row < 0.85 * neighbourhood) & (row <= np.minimum(np.roll(row, 1), np.roll(row, -1))))
+    gaps = len(np.unique(dips // 3))
+    assert gaps >= 3, (gaps, row.round())
 
 
 def test_bilabials_seal_through_a_sneer(renderer):

@@ -33,6 +33,8 @@ from rigs.face_topology import (
     LIPS_OUTER_UPPER,
 )
 
+# the angle one tooth takes around the dental arch, seen from the front (radians): ~4 teeth per side show
+TOOTH_ANGLE = 0.3
 # landmarks that move with the skull around the mouth (nose, upper cheeks): where the upper teeth go
 RIGID_AROUND_MOUTH = np.array([1, 2, 4, 5, 6, 19, 94, 97, 98, 326, 327, 168, 197, 195, 3, 248, 236, 456, 48, 278])
 
@@ -254,15 +256,27 @@ class MouthInterior:
         alpha_g *= across
         layer = layer * (1 - alpha_g[..., None]) + (col.lip * 0.8) * alpha_g[..., None]
         if self.plate is None:  # drawn teeth below the lip line at rest
-            tooth_h = 0.12 * lr * (1 - 0.5 * span**2)  # incisors longest, the arch rising to the sides
-            top, bottom = gum_bottom, v_rest + tooth_h
-            alpha_u = smoothstep(top - 0.7, top + 0.7, v) * smoothstep(bottom + 0.7, bottom - 0.7, v) * across
-            tooth_w = 0.1 * lr
-            gaps_between = 1 - 0.06 * (0.5 + 0.5 * np.cos(2 * np.pi * (ru - 0.5) * lr / tooth_w)) ** 30
-            shade_u = (1 - 0.45 * span**2) * gaps_between * (0.88 + 0.12 * smoothstep(bottom, top, v))
-            teeth_u = col.teeth * shade_u[..., None]
-            layer = layer * (1 - alpha_u[..., None]) + teeth_u * alpha_u[..., None]
+            layer = self._drawn_upper_teeth(layer, v, v_rest, gum_bottom, ru, span, across, lr)
 
         # the lips' shadow on what is behind them
         shadow = 1 - 0.22 * np.exp(-(v - v_up) / max(0.025 * L, 0.8)) - 0.12 * np.exp(-(v_lo - v) / max(0.02 * L, 0.8))
         return layer * np.clip(shadow, 0.3, 1.0)[..., None]
+
+    def _drawn_upper_teeth(self, layer, v, v_rest, top, ru, span, across, lr) -> np.ndarray:
+        """The upper teeth of a portrait that shows none, over `layer`: teeth evenly spaced around the
+        dental arch (so seen from the front they narrow toward the corners), each with rounded corners
+        at its biting edge and a shadowed gap to the next; the side teeth sink into the mouth's shadow."""
+        # position around the arch, in teeth from the midline (the gap between the central incisors)
+        arch_angle = np.arcsin(np.clip(0.95 * span, -0.95, 0.95))
+        k = np.abs(arch_angle) / TOOTH_ANGLE
+        within = k - np.floor(k)  # 0 and 1 at the gaps, 0.5 mid-tooth
+        edge = np.abs(2 * within - 1)  # 0 mid-tooth, 1 at a gap
+        tooth_h = 0.12 * lr * (1 - 0.5 * span**2)  # incisors longest, the arch rising to the sides
+        bottom = v_rest + tooth_h * (1 - 0.35 * edge**6)  # rounded corners at the biting edge
+        alpha = smoothstep(top - 0.7, top + 0.7, v) * smoothstep(bottom + 0.7, bottom - 0.7, v) * across
+        # the gap between two teeth: a thin shadow, wider in the depth of the arch
+        gap_px = np.abs(within - np.round(within)) * TOOTH_ANGLE * lr / 2  # distance to the nearest gap
+        gaps = 1 - 0.4 * np.exp(-((gap_px / 0.7) ** 2))
+        shade = (1 - 0.6 * span**2) * gaps * (0.86 + 0.14 * smoothstep(bottom, top, v))
+        teeth = self.colours.teeth * shade[..., None]
+        return layer * (1 - alpha[..., None]) + teeth * alpha[..., None]

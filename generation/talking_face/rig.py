@@ -17,8 +17,9 @@ Two portrait-specific corrections sit on top of the canonical basis, because a b
 cannot know this portrait's own eye and lip openings: the blink rows close exactly this portrait's eyes,
 and a "seal" term closes this portrait's lip gap: mouthClose relative to jawOpen closes the gap the rest
 pose and the expression leave (bilabials seal even when the photo shows teeth or a sneer raises the upper
-lip), mouthPress closes the rest gap only. Where shapes or the head turn would fold the mesh in
-2D, the skin around the fold is relaxed (`untangle`); a 2D warp cannot show occlusion.
+lip), mouthPress closes the rest gap only. However the jaw and lips open the mouth, it narrows toward
+its corners like a lens (a jaw rotation alone opens a box). Where shapes or the head turn would fold
+the mesh in 2D, the skin around the fold is relaxed (`untangle`); a 2D warp cannot show occlusion.
 
 The module also holds the small geometry helpers the mouth and eye layers share (`FeatureFrame`,
 `polygon_coverage`, ...).
@@ -74,6 +75,9 @@ PHOTO_EXPRESSION_GAIN = 2.0
 # like shouting. mouthClose takes the same gain, so "mouthClose equal to jawOpen" still seals the lips.
 PHOTO_JAW_GAIN = 1.5
 JAW_OPENING_CHANNELS = np.array([ARKIT_INDEX["jawOpen"], ARKIT_INDEX["mouthClose"]])
+# How an open mouth narrows toward its corners: the opening at fraction x along the mouth is at most
+# (2 sqrt(x (1 - x))) ** CORNER_PROFILE of the widest (1: an ellipse, 0: no limit).
+CORNER_PROFILE = 1.0
 
 # Expression channels (the emotion layer's): absolute, measured from the portrait's own expression.
 # All but the smile are amplified by the gain: a smile already reads at 1x and, amplified, taking a photo's
@@ -178,6 +182,12 @@ class PortraitRig:
         """Face width in crop pixels (the oval's extent)."""
         oval = self.src_points[FACE_OVAL]
         return float(np.ptp(oval[:, 0]))
+
+    @property
+    def rest_lip_gap(self) -> np.ndarray:
+        """`(9,)` the portrait's own gaps between the inner-lip pairs (crop pixels, from its right)."""
+        pts = self.src_points
+        return np.linalg.norm(pts[LIPS_INNER_LOWER[1:-1]] - pts[LIPS_INNER_UPPER[1:-1]], axis=1)
 
     @classmethod
     def fit(
@@ -306,6 +316,7 @@ class PortraitRig:
                 points[:NUM_VERTICES] += (press - closure) * self.seal
             jaw = np.intersect1d(active, JAW_OPENING_CHANNELS)
             points[:NUM_VERTICES] += np.tensordot(weights[jaw], self.basis[jaw], axes=1)
+            points[:NUM_VERTICES] += _rounded_corners(points, self.rest_lip_gap)
             _keep_lids_apart(points)
         # the eyeballs are rigid with the skull: irises move only with gaze (and the head, below)
         if eyes is not None and np.any(eyes):
@@ -396,12 +407,13 @@ def seal_amounts(weights: np.ndarray) -> tuple[float, float]:
     return float(np.clip(ratio, 0.0, 1.0)), float(np.clip(2.0 * press, 0.0, 1.0))
 
 
-def _lip_seal(points3: np.ndarray) -> np.ndarray:
+def _lip_seal(points3: np.ndarray, fraction: np.ndarray | float = 1.0) -> np.ndarray:
     """`(468, 3)`: for landmarks `points3` `(>= 468, 3)`, moves the inner lips onto each other (the upper
     40% of the way, the lower 60%), the lip bodies' rings out to the outer contours a little less, so lips
-    keep their thickness as they close."""
+    keep their thickness as they close. `fraction` `(9,)` or a number: how much of each gap to close
+    (the 9 pairs of inner-lip points between the corners, from the subject's right)."""
     seal = np.zeros((NUM_VERTICES, 3), np.float32)
-    gap = points3[LIPS_INNER_LOWER[1:-1]] - points3[LIPS_INNER_UPPER[1:-1]]
+    gap = (points3[LIPS_INNER_LOWER[1:-1]] - points3[LIPS_INNER_UPPER[1:-1]]) * np.reshape(fraction, (-1, 1))
     gap[:, 2] = 0.0
     upper = (LIPS_INNER_UPPER, LIPS_UPPER_RINGS[1], LIPS_UPPER_RINGS[0], LIPS_OUTER_UPPER)
     lower = (LIPS_INNER_LOWER, LIPS_LOWER_RINGS[1], LIPS_LOWER_RINGS[0], LIPS_OUTER_LOWER)
@@ -409,6 +421,26 @@ def _lip_seal(points3: np.ndarray) -> np.ndarray:
         seal[ring_u[1:-1]] = 0.4 * follow * gap
         seal[ring_l[1:-1]] = -0.6 * follow * gap
     return seal
+
+
+def _rounded_corners(points3: np.ndarray, rest_gap: np.ndarray) -> np.ndarray:
+    """`(468, 3)`: closes the lips' opening near the corners, so an open mouth is a lens, not a box.
+
+    A jaw rotation lowers the whole lower lip about as far near the corners as in the middle, but the
+    corners are where the lips join: a real open mouth narrows toward them. Each of the 9 inner-lip
+    pairs may open beyond its `rest_gap` (px) at most `CORNER_PROFILE` of the widest opening at its place
+    along the mouth; what is beyond is sealed the way `_lip_seal` seals, rings following."""
+    upper, lower = points3[LIPS_INNER_UPPER[1:-1], :2], points3[LIPS_INNER_LOWER[1:-1], :2]
+    gap = np.linalg.norm(lower - upper, axis=1)
+    opening = np.maximum(gap - rest_gap, 0.0)
+    if opening.max() < 0.5:
+        return np.zeros((NUM_VERTICES, 3), np.float32)
+    right, left = points3[LIPS_INNER_UPPER[0], :2], points3[LIPS_INNER_UPPER[-1], :2]
+    axis = left - right
+    along = np.clip(((upper + lower) / 2 - right) @ axis / float(axis @ axis), 0.02, 0.98)
+    allowed = opening.max() * (2.0 * np.sqrt(along * (1.0 - along))) ** CORNER_PROFILE
+    excess = np.maximum(opening - allowed, 0.0)
+    return _lip_seal(points3, excess / np.maximum(gap, 1e-6))
 
 
 def _portrait_blinks(basis: np.ndarray, points3: np.ndarray) -> np.ndarray:
