@@ -274,7 +274,7 @@ class MouthInterior:
         tooth_h = 0.12 * lr * (1 - 0.5 * span**2)  # incisors longest, the arch rising to the sides
         bottom = v_rest + tooth_h * (1 - 0.35 * edge**6)  # rounded corners at the biting edge
         alpha = smoothstep(top - 0.7, top + 0.7, v) * smoothstep(bottom + 0.7, bottom - 0.7, v) * across
-        # the gap between two teeth: a thin shadow, wider in the depth of the arch
+        # the gap between two teeth: a thin shadow (its width measured around the arch)
         gap_px = np.abs(within - np.round(within)) * TOOTH_ANGLE * lr / 2  # distance to the nearest gap
         gaps = 1 - 0.4 * np.exp(-((gap_px / 0.7) ** 2))
         shade = (1 - 0.6 * span**2) * gaps * (0.86 + 0.14 * smoothstep(bottom, top, v))
