@@ -165,8 +165,13 @@ def portrait_face(portrait, face_analyzer):
 
 
 @pytest.fixture(scope="module")
-def renderer(portrait, portrait_face):
-    return WarpRenderer(portrait, portrait_face, sculpted_canonical_face(), resolution=512)
+def sculpted_face():
+    return sculpted_canonical_face()
+
+
+@pytest.fixture(scope="module")
+def renderer(portrait, portrait_face, sculpted_face):
+    return WarpRenderer(portrait, portrait_face, sculpted_face, resolution=512)
 
 
 def redetect(face_analyzer, image):
@@ -241,10 +246,10 @@ def test_bilabial_closure_hides_the_interior(renderer):
 
 
 @pytest.fixture(scope="module")
-def closed_mouth_renderer(face_analyzer):
+def closed_mouth_renderer(face_analyzer, sculpted_face):
     """A portrait whose lips are together at rest (the sample shows its teeth)."""
     closed_mouth = load_image(sample_path("hopper.jpg"))
-    return WarpRenderer(closed_mouth, face_analyzer(closed_mouth)[0], sculpted_canonical_face(), resolution=512)
+    return WarpRenderer(closed_mouth, face_analyzer(closed_mouth)[0], sculpted_face, resolution=512)
 
 
 def test_an_open_mouth_narrows_toward_its_corners(closed_mouth_renderer):

@@ -78,6 +78,7 @@ class EyeLayer:
         (self.outer, self.inner), self.upper, self.lower, self.ring2, self.ring3, self.iris = EYES[side]
         pts = self.src_points = np.asarray(src_points, np.float32)
         self.contour = np.r_[self.outer, self.upper, self.inner, self.lower]
+        self.upper_edge = np.r_[self.outer, self.upper, self.inner]  # the upper lid edge, corner to corner
         polygon = _opening(pts, side, self.outer, self.inner)
         self.width = float(np.linalg.norm(pts[self.outer] - pts[self.inner]))
         self.rest_gap = float(np.mean(np.linalg.norm(pts[self.lower] - pts[self.upper], axis=1)))
@@ -108,7 +109,7 @@ class EyeLayer:
         # shaded sclera: a little darker under the upper lid and toward the corners
         frame = FeatureFrame(pts[self.outer], pts[self.inner])
         u, v = frame.grid(x0, y0, w, h)
-        v_up = frame.profile(pts[np.r_[self.outer, self.upper, self.inner]], u)
+        v_up = frame.profile(pts[self.upper_edge], u)
         v_lo = frame.profile(pts[np.r_[self.outer, self.lower, self.inner]], u)
         t = (v - v_up) / np.maximum(v_lo - v_up, 1.0)
         # the sclera continued from the portrait's own visible sclera nearby (normalised convolution, so
@@ -173,7 +174,7 @@ class EyeLayer:
         pts, src = dst_points, self.src_points
         opening = _opening(pts, self.side, self.outer, self.inner)
         rest = _opening(rigid_points, self.side, self.outer, self.inner)
-        lid_edge = pts[np.r_[self.outer, self.upper, self.inner]]
+        lid_edge = pts[self.upper_edge]
         frame = FeatureFrame(pts[self.outer], pts[self.inner])
         descent = float(np.mean(frame.uv(pts[self.upper])[1] - frame.uv(rigid_points[self.upper])[1]))
         x0, y0, w, h = roi_around(np.concatenate([opening, rest, pts[self.ring2]]), 2.0, self.size)
@@ -201,9 +202,8 @@ class EyeLayer:
         ball = ball * (1 - a_iris) + iris[..., :3] * a_iris
         # the lashes go with the eyeball, and each column further as the lid edge above it moved: one
         # resampling, at the rigid map's inverse of (x - dx, y - dy)
-        lid = np.r_[self.outer, self.upper, self.inner]
-        lid_at_rest = src[lid] @ rigid[:2, :2].T + rigid[:2, 2]
-        moved = pts[lid] - lid_at_rest
+        lid_at_rest = src[self.upper_edge] @ rigid[:2, :2].T + rigid[:2, 2]
+        moved = lid_edge - lid_at_rest
         order = np.argsort(lid_at_rest[:, 0])
         columns = np.arange(w, dtype=np.float32) + x0
         dx = np.interp(columns, lid_at_rest[order, 0], moved[order, 0])

@@ -27,6 +27,7 @@ The module also holds the small geometry helpers the mouth and eye layers share 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -183,7 +184,7 @@ class PortraitRig:
         oval = self.src_points[FACE_OVAL]
         return float(np.ptp(oval[:, 0]))
 
-    @property
+    @functools.cached_property
     def rest_lip_gap(self) -> np.ndarray:
         """`(9,)` the portrait's own gaps between the inner-lip pairs (crop pixels, from its right)."""
         pts = self.src_points

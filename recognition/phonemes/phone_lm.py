@@ -28,9 +28,9 @@ def phone_lm_path(name: str) -> str:
     if name == "bigram":
         return str(bundled_model("en-us-phone-bigram.lm"))
     if name == "trigram":
-        import pocketsphinx
+        from recognition.phonemes.allphone import model_path  # here: allphone imports this module
 
-        return pocketsphinx.get_model_path("en-us/en-us-phone.lm.bin")
+        return model_path("en-us/en-us-phone.lm.bin")
     raise ValueError(f"PhoneConfig.phone_lm must be one of {', '.join(PHONE_LMS)}, not {name!r}")
 
 
