@@ -430,7 +430,11 @@ def _rounded_corners(points3: np.ndarray, rest_gap: np.ndarray) -> np.ndarray:
     A jaw rotation lowers the whole lower lip about as far near the corners as in the middle, but the
     corners are where the lips join: a real open mouth narrows toward them. Each of the 9 inner-lip
     pairs may open beyond its `rest_gap` (px) at most `CORNER_PROFILE` of the widest opening at its place
-    along the mouth; what is beyond is sealed the way `_lip_seal` seals, rings following."""
+    along the mouth; what is beyond is sealed the way `_lip_seal` seals, rings following. The box comes
+    from the canonical basis itself (its jawOpen, a pure mandible rotation, opens the pairs next to the
+    corners 0.91 of the middle, and the glTF morph targets carry that too); a jaw template in
+    `scripts/build_arkit_basis.py` that narrows at the corners would fix it at the root, but it would still
+    need this for the sum of shapes and the photo's own gap."""
     upper, lower = points3[LIPS_INNER_UPPER[1:-1], :2], points3[LIPS_INNER_LOWER[1:-1], :2]
     gap = np.linalg.norm(lower - upper, axis=1)
     opening = np.maximum(gap - rest_gap, 0.0)
