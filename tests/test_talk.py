@@ -1,14 +1,18 @@
 """`TalkingFacePipeline` and `affect-studio talk`: a real MP4 with audio, and bad inputs."""
 
+import gc
+import weakref
+
 import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline
+from generation.talking_face.refiner import MouthRefinerConfig
 from recognition.tts import synthesize
 from rigs.assets import sample_path
-from rigs.errors import InputFileError
+from rigs.errors import AffectStudioError, InputFileError
 from tests.test_cli_analyze import assert_one_line_error, run_cli
 
 PORTRAIT = sample_path("portrait.png")
@@ -79,3 +83,70 @@ def test_cli_talk_and_its_errors(tmp_path, capsys):
     assert_one_line_error(capsys, code, "x.mp4")
     code = run_cli(["talk", tmp_path / "missing.png", "--text", "Hi", "-o", out, "--no-score"])
     assert_one_line_error(capsys, code, "missing.png", "file not found")
+
+
+def bar_width(frame: int) -> int:
+    return 8 * (frame % 50) + 16
+
+
+class StillPortrait:
+    """A stand-in backend: the portrait unchanged, with the frame number drawn as a green bar at the top."""
+
+    resolution = 64
+
+    def __init__(self, portrait, face):
+        self.portrait, self.frames = portrait, 0
+        x0, y0, x1, y1 = face.box
+        self.crop_box = (float(x0), float(y0), float(x1), float(y1))
+
+    def render(self, weights, head=None, eyes=None):
+        return np.zeros((self.resolution, self.resolution, 3), np.uint8)
+
+    def render_portrait(self, weights, head=None, eyes=None):
+        frame = self.portrait.copy()
+        frame[:32, : bar_width(self.frames)] = (0, 255, 0)
+        self.frames += 1
+        return frame
+
+
+def test_another_renderer_plugs_in(face_analyzer, tmp_path):
+    built = []
+
+    def factory(portrait, face):
+        built.append(StillPortrait(portrait, face))
+        return built[-1]
+
+    out = tmp_path / "still.mp4"
+    result = TalkingFacePipeline(TalkingFaceConfig(resolution=256), analyzer=face_analyzer, renderer=factory)(
+        PORTRAIT, text="Hello.", output=out
+    )
+    assert len(built) == 1 and built[0].frames == result.motion.num_frames
+    assert result.crop_box == built[0].crop_box
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    portrait = np.asarray(Image.open(PORTRAIT).convert("RGB"), np.float32)
+    assert len(frames) == result.motion.num_frames
+    for i in (0, 5):
+        greenness = frames[i][8:24, :, 1].astype(np.float32) - frames[i][8:24, :, 0]
+        bar = bar_width(i)
+        assert greenness[:, : bar - 4].mean() > 150 and greenness[:, bar + 8 : bar + 40].mean() < 50
+        assert np.abs(frames[i][64:].astype(np.float32) - portrait[64:]).mean() < 3.0  # the rest: the portrait
+
+
+def test_the_refiner_wraps_only_the_default_renderer(face_analyzer, tmp_path):
+    config = TalkingFaceConfig(refiner=MouthRefinerConfig(model_dir=tmp_path))
+    with pytest.raises(AffectStudioError, match="refiner"):
+        TalkingFacePipeline(config, analyzer=face_analyzer, renderer=StillPortrait)
+
+
+def test_a_dropped_pipeline_is_freed_without_the_cyclic_gc(face_analyzer):
+    """A pipeline in a reference cycle is freed by the cyclic GC at an arbitrary moment, and MediaPipe's
+    landmarker closed from inside a collection can deadlock; dropping the last reference must free it."""
+    gc.disable()
+    try:
+        pipeline = TalkingFacePipeline(TalkingFaceConfig(resolution=256), analyzer=face_analyzer)
+        freed = weakref.ref(pipeline)
+        del pipeline
+        assert freed() is None
+    finally:
+        gc.enable()

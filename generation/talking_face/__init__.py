@@ -9,8 +9,8 @@ One concept per module: the fitted portrait and its control points (`rig`), the 
 into the whole portrait (`renderer`).
 """
 
-from generation.talking_face.renderer import Renderer, WarpRenderer, compose
+from generation.talking_face.renderer import Renderer, RendererFactory, WarpRenderer, compose
 from generation.talking_face.rig import PortraitRig
 from generation.talking_face.warp import DenseWarp
 
-__all__ = ["DenseWarp", "PortraitRig", "Renderer", "WarpRenderer", "compose"]
+__all__ = ["DenseWarp", "PortraitRig", "Renderer", "RendererFactory", "WarpRenderer", "compose"]

@@ -5,9 +5,9 @@
     result.video_path, result.motion, result.score
 
 The recipe: fit the face once; speech -> phones and emotion -> rig curves (`RigCurvesPipeline`); render
-every frame of the curves on the portrait (`WarpRenderer`), paste it back into the whole picture and
-encode it with the audio as it goes (flat memory, however long the speech). An optional `scorer`
-(the studio passes `studio.scoring.score_video`) re-measures the result.
+every frame of the curves on the portrait (`WarpRenderer`, or any `Renderer` passed as `renderer=`),
+paste it back into the whole picture and encode it with the audio as it goes (flat memory, however long
+the speech). An optional `scorer` (the studio passes `studio.scoring.score_video`) re-measures the result.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from generation.motion import MotionConfig
 from generation.rig_curves import RigCurvesPipeline, RigCurvesResult
 from generation.talking_face.refiner import MouthRefiner, MouthRefinerConfig, RefinedRenderer
-from generation.talking_face.renderer import WarpRenderer
+from generation.talking_face.renderer import Renderer, RendererFactory, WarpRenderer
 from generation.talking_face.wrinkles import DEFAULT_DEPTH
 from generation.video_writer import VideoWriter
 from recognition.audio import Audio
@@ -82,7 +82,10 @@ def fit_portrait_size(image: np.ndarray, max_side: int) -> np.ndarray:
 
 
 class TalkingFacePipeline:
-    """Portrait + speech or text + emotion -> `TalkingFaceResult`. Components are built once and reused."""
+    """Portrait + speech or text + emotion -> `TalkingFaceResult`. Components are built once and reused.
+
+    `renderer` swaps the default `WarpRenderer` for another backend: a `RendererFactory` called once per
+    video with the (size-fitted) portrait and the chosen face. The mouth refiner wraps the default only."""
 
     def __init__(
         self,
@@ -91,13 +94,25 @@ class TalkingFacePipeline:
         curves: RigCurvesPipeline | None = None,
         canonical: CanonicalFace | None = None,
         scorer: Callable[..., Any] | None = None,
+        renderer: RendererFactory | None = None,
     ):
         self.config = config or TalkingFaceConfig()
+        if renderer is not None and self.config.refiner is not None:
+            raise AffectStudioError("the mouth refiner repaints the default warp renderer's frames, not another's")
         self.analyzer = analyzer or FaceAnalyzer()
         self.curves = curves or RigCurvesPipeline(motion=self.config.motion)
         self.canonical = canonical or load_canonical_face()
         self.scorer = scorer
         self.refiner = MouthRefiner(self.config.refiner) if self.config.refiner is not None else None
+        # the factory, not `renderer or self.warp_renderer`: a bound method stored on self is a reference cycle,
+        # and a pipeline left to the cyclic GC closes MediaPipe's landmarker from inside a collection, which
+        # can deadlock (its close() waits on MediaPipe's dispatcher thread)
+        self.renderer = renderer
+
+    def warp_renderer(self, portrait: np.ndarray, face: FaceObservation) -> Renderer:
+        """The default backend: `WarpRenderer` at the configured resolution, through the refiner if set."""
+        renderer = WarpRenderer(portrait, face, self.canonical, self.config.resolution, self.config.wrinkle_depth)
+        return RefinedRenderer(renderer, self.refiner) if self.refiner is not None else renderer
 
     def choose_face(self, portrait: np.ndarray, source: str) -> FaceObservation:
         """The face to animate, with one-line errors for no face, a bad index or a profile view."""
@@ -157,9 +172,7 @@ class TalkingFacePipeline:
         motion = curves.motion
 
         clock = time.perf_counter()
-        renderer = WarpRenderer(image, face, self.canonical, self.config.resolution, self.config.wrinkle_depth)
-        if self.refiner is not None:
-            renderer = RefinedRenderer(renderer, self.refiner)
+        renderer = (self.renderer or self.warp_renderer)(image, face)
         sound = curves.speech.audio
         total = motion.num_frames
         with VideoWriter(output, motion.fps, audio=(sound.samples, sound.sample_rate), crf=self.config.crf) as writer:
@@ -170,9 +183,7 @@ class TalkingFacePipeline:
                     progress(i + 1, total)
         seconds["render and encode"] = time.perf_counter() - clock
 
-        ox, oy = renderer.rig.window.origin
-        side = renderer.rig.window.side
-        result = TalkingFaceResult(output, motion, curves, face, (ox, oy, ox + side, oy + side), seconds=seconds)
+        result = TalkingFaceResult(output, motion, curves, face, renderer.crop_box, seconds=seconds)
         if self.scorer is not None:
             clock = time.perf_counter()
             result.score = self.scorer(result, image)

@@ -151,6 +151,10 @@ class RefinedRenderer:
         self.rig = base.rig
         self.previous: MouthPatch | None = None
 
+    @property
+    def crop_box(self) -> tuple[float, float, float, float]:
+        return self.base.crop_box
+
     def render(self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None) -> np.ndarray:
         crop = self.base.render(weights, head, eyes)
         out, self.previous = self.refiner(crop, self.base.last_points, self.previous)

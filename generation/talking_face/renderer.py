@@ -7,11 +7,13 @@
 `WarpRenderer`, the default, is the recipe: fit the rig once, then per frame move the control points
 (`rig`), warp the portrait crop (`warp`), shade the expression creases (`wrinkles`), paint the mouth
 interior (`mouth`) and the eyes (`eyes`).
-Other renderers (a 3D mesh renderer, a neural one) implement the same `Renderer` protocol.
+Other renderers (a 3D mesh renderer such as pytorch3d, a neural one) implement the same `Renderer`
+protocol and plug into `TalkingFacePipeline(renderer=...)` through a `RendererFactory`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
@@ -27,14 +29,29 @@ from rigs.face_mesh import CanonicalFace
 
 
 class Renderer(Protocol):
-    """Anything that turns one frame of `FaceMotion` into an image."""
+    """Anything that turns one frame of `FaceMotion` into an image of one fitted portrait."""
 
     resolution: int
 
+    @property
+    def crop_box(self) -> tuple[float, float, float, float]:
+        """The rendered square in portrait pixels: x0, y0, x1, y1 (may reach past the picture's edges)."""
+        ...
+
     def render(self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None) -> np.ndarray:
         """`weights` `(52,)` ARKit in [0, 1], `head` `(3,)` yaw/pitch/roll degrees relative to the portrait,
-        `eyes` `(4,)` gaze degrees -> `(resolution, resolution, 3) uint8` RGB."""
+        `eyes` `(4,)` gaze degrees -> `(resolution, resolution, 3) uint8` RGB, the square around the face."""
         ...
+
+    def render_portrait(
+        self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The same frame as the whole portrait: `(H, W, 3) uint8` RGB, the portrait's size."""
+        ...
+
+
+# Builds a renderer for one video: (portrait `(H, W, 3) uint8` RGB, the face to animate) -> `Renderer`.
+RendererFactory = Callable[[np.ndarray, FaceObservation], Renderer]
 
 
 class WarpRenderer:
@@ -64,6 +81,11 @@ class WarpRenderer:
             eye.fill_opening(self.warp_source)
         self.paste_mask = paste_mask(self.rig, portrait.shape[:2])
         self.last_points: np.ndarray | None = None  # the last rendered frame's control points (for layers on top)
+
+    @property
+    def crop_box(self) -> tuple[float, float, float, float]:
+        (x0, y0), side = self.rig.window.origin, self.rig.window.side
+        return (x0, y0, x0 + side, y0 + side)
 
     def render(self, weights: np.ndarray, head: np.ndarray | None = None, eyes: np.ndarray | None = None) -> np.ndarray:
         weights = np.clip(np.asarray(weights, np.float32), 0.0, 1.0)
