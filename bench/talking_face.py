@@ -158,12 +158,14 @@ def main() -> None:
             f"{s.lipsync_lag_frames:+d} fr", f"{s.jitter:.4f}",
         )  # fmt: skip
     basic = [e for e in args.emotions if e != "neutral"]
-    quality.add_row(f"{len(basic)} basic", "", "", "", "", f"{np.mean(accuracies):.0%}", *[""] * 5, style="bold")
+    if basic:
+        quality.add_row(f"{len(basic)} basic", "", "", "", "", f"{np.mean(accuracies):.0%}", *[""] * 5, style="bold")
     contact_sheet(videos, args.out / "contact_sheet.png", result.crop_box)
     n = len(args.emotions)
     area = f"talking face ({args.portrait})"
-    record(area, f"Acc_emo, {len(basic)} basic emotions, full intensity", f"{np.mean(accuracies):.0%}",
-           ">= 85 %", " ".join(f"{e[:3]} {a:.0%}" for e, a in zip(basic, accuracies, strict=True)))  # fmt: skip
+    if basic:
+        record(area, f"Acc_emo, {len(basic)} basic emotions, full intensity", f"{np.mean(accuracies):.0%}",
+               ">= 85 %", " ".join(f"{e[:3]} {a:.0%}" for e, a in zip(basic, accuracies, strict=True)))  # fmt: skip
     record(area, f"re-detected jawOpen r ({n} emotions)", f"{np.nanmin(jaws):.2f}-{np.nanmax(jaws):.2f}",
            ">= 0.9")  # fmt: skip
     record(area, f"jawOpen r read from the posed landmarks ({n} emotions)",
@@ -193,7 +195,8 @@ def main() -> None:
         record("talking face", f"end to end, 512², {cores} cores, {r['seconds']:.0f} s clip", f"{fps:.1f} frames/s",
                ">= 25", f"peak {r['peak_mb']:.0f} MB (target < 1536 for 60 s)")  # fmt: skip
     console.print(quality)
-    console.print(speed)
+    if args.lengths:
+        console.print(speed)
     console.print(f"contact sheet: {args.out / 'contact_sheet.png'}; videos: {args.out}/<emotion>.mp4")
 
 
