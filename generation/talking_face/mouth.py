@@ -21,6 +21,7 @@ import numpy as np
 from generation.talking_face.rig import (
     FeatureFrame,
     fit_affine,
+    inner_lip_gaps,
     mouth_polygon,
     polygon_coverage,
     roi_around,
@@ -96,8 +97,7 @@ class MouthInterior:
         near = cv2.dilate(outer_mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=reach)
         skin_mask = near.astype(bool) & ~cv2.dilate(outer_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
 
-        gaps = np.linalg.norm(pts[LIPS_INNER_LOWER[1:-1]] - pts[LIPS_INNER_UPPER[1:-1]], axis=1)
-        self.rest_gap = float(gaps.mean())
+        self.rest_gap = float(inner_lip_gaps(pts).mean())
         self.source_open = self.rest_gap > max(1.5, open_threshold * self.width)
 
         lip = _median_colour(source, lip_mask)

@@ -93,6 +93,12 @@ EXPRESSION_CHANNELS = np.array([ARKIT_INDEX[name] for name in (
 AMPLIFIED_CHANNELS = np.setdiff1d(EXPRESSION_CHANNELS, [ARKIT_INDEX["mouthSmileLeft"], ARKIT_INDEX["mouthSmileRight"]])
 
 
+def inner_lip_gaps(points: np.ndarray) -> np.ndarray:
+    """`(9,)`: the 2D distance between each pair of inner-lip points between the corners (upper and lower
+    lip, from the subject's right), for landmarks `points` `(>= 478, 2+)`."""
+    return np.linalg.norm(points[LIPS_INNER_LOWER[1:-1], :2] - points[LIPS_INNER_UPPER[1:-1], :2], axis=1)
+
+
 def mouth_polygon(points: np.ndarray) -> np.ndarray:
     """`(20, 2)`: the inner-lip contour (upper lip corner to corner, then the lower lip back)."""
     return np.concatenate([points[LIPS_INNER_UPPER], points[LIPS_INNER_LOWER[-2:0:-1]]])
@@ -187,8 +193,7 @@ class PortraitRig:
     @functools.cached_property
     def rest_lip_gap(self) -> np.ndarray:
         """`(9,)` the portrait's own gaps between the inner-lip pairs (crop pixels, from its right)."""
-        pts = self.src_points
-        return np.linalg.norm(pts[LIPS_INNER_LOWER[1:-1]] - pts[LIPS_INNER_UPPER[1:-1]], axis=1)
+        return inner_lip_gaps(self.src_points)
 
     @classmethod
     def fit(
@@ -435,14 +440,14 @@ def _rounded_corners(points3: np.ndarray, rest_gap: np.ndarray) -> np.ndarray:
     corners 0.91 of the middle, and the glTF morph targets carry that too); a jaw template in
     `scripts/build_arkit_basis.py` that narrows at the corners would fix it at the root, but it would still
     need this for the sum of shapes and the photo's own gap."""
-    upper, lower = points3[LIPS_INNER_UPPER[1:-1], :2], points3[LIPS_INNER_LOWER[1:-1], :2]
-    gap = np.linalg.norm(lower - upper, axis=1)
+    gap = inner_lip_gaps(points3)
     opening = np.maximum(gap - rest_gap, 0.0)
     if opening.max() < 0.5:
         return np.zeros((NUM_VERTICES, 3), np.float32)
     right, left = points3[LIPS_INNER_UPPER[0], :2], points3[LIPS_INNER_UPPER[-1], :2]
     axis = left - right
-    along = np.clip(((upper + lower) / 2 - right) @ axis / float(axis @ axis), 0.02, 0.98)
+    middle = (points3[LIPS_INNER_UPPER[1:-1], :2] + points3[LIPS_INNER_LOWER[1:-1], :2]) / 2
+    along = np.clip((middle - right) @ axis / float(axis @ axis), 0.02, 0.98)
     allowed = opening.max() * (2.0 * np.sqrt(along * (1.0 - along))) ** CORNER_PROFILE
     excess = np.maximum(opening - allowed, 0.0)
     return _lip_seal(points3, excess / np.maximum(gap, 1e-6))
