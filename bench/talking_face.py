@@ -38,7 +38,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.summary import record  # noqa: E402
-from generation.talking_face.pipeline import TalkingFacePipeline, TalkingFaceResult, fit_portrait_size  # noqa: E402
+from generation.talking_face.pipeline import TalkingFacePipeline, fit_portrait_size  # noqa: E402
 from generation.talking_face.rig import PortraitRig  # noqa: E402
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.image_io import load_image  # noqa: E402
@@ -47,6 +47,7 @@ from recognition.video import iter_frames  # noqa: E402
 from rigs.arkit import ARKIT_INDEX  # noqa: E402
 from rigs.assets import sample_path  # noqa: E402
 from rigs.face_topology import NUM_LANDMARKS  # noqa: E402
+from rigs.motion import FaceMotion  # noqa: E402
 from studio.scoring import score_talking_face  # noqa: E402
 
 EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
@@ -71,14 +72,9 @@ def contact_sheet(videos: dict[str, Path], path: Path, box: tuple[float, ...], f
     sheet.save(path)
 
 
-def posed_jaw_r(
-    result: TalkingFaceResult, pipeline: TalkingFacePipeline, portrait: np.ndarray, regressor: BlendshapeRegressor
-) -> float:
+def posed_jaw_r(motion: FaceMotion, rig: PortraitRig, regressor: BlendshapeRegressor) -> float:
     """Pearson r of the requested jawOpen with what the blendshape regressor reads from the rig's posed
     landmarks of every frame (portrait pixels): the re-detected jawOpen r a perfect detector would give."""
-    config = pipeline.config
-    rig = PortraitRig.fit(portrait, result.face, pipeline.canonical, config.resolution)
-    motion = result.motion
     frames = zip(motion.blendshapes, motion.head, motion.eyes, strict=True)
     posed = np.stack([rig.window.to_portrait(rig.points(*frame)[:NUM_LANDMARKS]) for frame in frames])
     with torch.no_grad():
@@ -128,7 +124,10 @@ def main() -> None:
     transcript = sample_path("speech.txt").read_text()
     pipeline = TalkingFacePipeline(scorer=score_talking_face)
     portrait = sample_path(args.portrait)
-    portrait_image = fit_portrait_size(load_image(portrait), pipeline.config.max_output_side)
+    # the rig the pipeline fits, fitted once here for "posed r" (the same picture and face choice)
+    picture = fit_portrait_size(load_image(portrait), pipeline.config.max_output_side)
+    face = pipeline.choose_face(picture, args.portrait)
+    rig = PortraitRig.fit(picture, face, pipeline.canonical, pipeline.config.resolution)
     regressor = BlendshapeRegressor.from_task()
 
     quality = Table(title=f"Talking face, {args.portrait} + sample speech (11.5 s), 512 px, 25 fps")
@@ -146,7 +145,7 @@ def main() -> None:
         if emotion != "neutral":
             accuracies.append(s.emotion_accuracy or 0.0)
         jaws.append(jaw.r if jaw else np.nan)
-        ceilings.append(posed_jaw_r(result, pipeline, portrait_image, regressor))
+        ceilings.append(posed_jaw_r(result.motion, rig, regressor))
         openings.append(np.nan if s.opening_confidence is None else s.opening_confidence)
         identities.append(s.identity_mean)
         lags.append(abs(s.lipsync_lag_frames))
