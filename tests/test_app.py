@@ -22,11 +22,14 @@ import pytest
 import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
+from recognition.image_io import load_image
 from recognition.video import iter_frames
 from rigs.assets import sample_path
 from rigs.emotions import EMOTIONS
 from rigs.export import available_formats
+from tests.test_mouth_cover import covered
 
 PORTRAIT = sample_path("portrait.png")
 SPEECH = sample_path("speech.wav")
@@ -118,7 +121,7 @@ def test_talking_face_from_portrait_and_speech(talked):
     frames, duration, vcodec, acodec = video_facts(video)
     assert (vcodec, acodec) == ("h264", "aac")
     assert duration == pytest.approx(2.0, abs=0.2) and frames == pytest.approx(50, abs=2)
-    assert "emotion `happy:0.80`" in summary and "Emotion readable" in summary
+    assert "emotion `happy:0.80`" in summary and "Emotion readable" in summary and "⚠" not in summary
     measures = [row[0].strip() for row in score["data"]]
     assert {"face found", "motion fidelity", "Acc_emo", "identity (CSIM)", "lip-sync lag"} <= set(measures)
     assert Path(score_plot).stat().st_size > 10_000 and Path(curves_plot).stat().st_size > 10_000
@@ -141,14 +144,22 @@ def test_the_crease_slider_reaches_the_renderer(client, clip):
     assert creased.mean() < plain.mean()  # creases only darken (their lit ridges are faint)
 
 
-def test_talking_face_from_typed_text_with_a_timeline_unscored(client):
+def test_talking_face_from_typed_text_with_a_timeline_unscored(client, face_analyzer, tmp_path):
+    """...on a portrait with a hand over the mouth: made all the same, with the warning in the summary."""
+    picture = load_image(PORTRAIT)
+    hand = tmp_path / "hand.png"
+    Image.fromarray(covered(picture, face_analyzer(picture)[0].landmarks, "cheek")).save(hand)
     video, summary, score, score_plot, _, files = talk(
-        client, text="Hi there!", mode="Timeline", timeline="0s:neutral, 0.5s:surprised:0.9", score=False,
-        head_motion=0, blink_rate=0, fps=30,
+        client, portrait=hand, text="Hi there!", mode="Timeline", timeline="0s:neutral, 0.5s:surprised:0.9",
+        score=False, head_motion=0, blink_rate=0, fps=30,
     )  # fmt: skip
     frames, duration, *_ = video_facts(video)
     assert duration > 0.5 and frames == pytest.approx(duration * 30, abs=2)
     assert "Not scored" in summary and not score["data"] and score_plot is None
+    assert summary.splitlines()[-1] == (
+        "⚠ hand.png: the mouth looks covered (the lips are no redder than the skin around them); the moving "
+        "mouth is drawn over whatever covers it"
+    )
     assert "talking_face.score.json" not in [Path(f).name for f in files]
 
 

@@ -3,6 +3,8 @@ one-line messages, the CLI tables as page tables, the synthetic form's AU field,
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import threading
 import time
@@ -13,7 +15,7 @@ import pytest
 from recognition.emotion_spec import parse_emotion_spec
 from rigs.errors import AffectStudioError, InputFileError
 from studio.web.controls import AUTO, CLASS, TIMELINE, VA, emotion_text, nearest_emotion
-from studio.web.jobs import Job, JobCancelled, Workspace, table_rows, user_message
+from studio.web.jobs import Job, JobCancelled, Workspace, run_job, table_rows, user_message
 from studio.web.models import LockedFaceAnalyzer
 from studio.web.synthetic_tab import parse_action_units
 
@@ -64,6 +66,26 @@ def test_job_progress_notices_cancellation():
     job.stopped.set()
     with pytest.raises(JobCancelled):
         frames(1, 10)
+
+
+def test_a_job_keeps_its_own_warnings_for_the_page(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    pipeline_log = logging.getLogger("generation.talking_face.pipeline")
+
+    def work(job):
+        pipeline_log.warning("%s: the mouth looks covered", "/tmp/gradio/0123abcd/hand.png")
+        logging.getLogger("urllib3").warning("a library's own chatter")  # not the studio's
+        other = threading.Thread(target=lambda: pipeline_log.warning("another job's warning"))
+        other.start()
+        other.join()
+        return job.warnings
+
+    handlers = list(logging.getLogger().handlers)
+    try:
+        assert asyncio.run(run_job(workspace, "talk", work)) == ["hand.png: the mouth looks covered"]
+        assert logging.getLogger().handlers == handlers  # the collector is gone with the job
+    finally:
+        workspace.close()
 
 
 def test_cli_tables_become_page_tables():

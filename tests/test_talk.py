@@ -1,6 +1,7 @@
 """`TalkingFacePipeline` and `affect-studio talk`: a real MP4 with audio, and bad inputs."""
 
 import gc
+import logging
 import weakref
 
 import av
@@ -10,10 +11,12 @@ from PIL import Image
 
 from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline
 from generation.talking_face.refiner import MouthRefinerConfig
+from recognition.image_io import load_image
 from recognition.tts import synthesize
 from rigs.assets import sample_path
 from rigs.errors import AffectStudioError, InputFileError
 from tests.test_cli_analyze import assert_one_line_error, run_cli
+from tests.test_mouth_cover import covered
 
 PORTRAIT = sample_path("portrait.png")
 
@@ -68,6 +71,21 @@ def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyz
     with pytest.raises(InputFileError, match=r"cameraman.png: the face is turned 5\d degrees"):
         pipeline(sample_path("cameraman.png"), text="Hi.", output=tmp_path / "z.mp4")
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "z.mp4").exists()
+
+
+def test_a_covered_mouth_is_animated_with_a_warning(pipeline, face_analyzer, caplog):
+    portrait = load_image(PORTRAIT)
+    hidden = covered(portrait, face_analyzer(portrait)[0].landmarks, "cheek")  # a hand over the mouth
+    with caplog.at_level(logging.WARNING):
+        pipeline.choose_face(portrait, "portrait.png")
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        face = pipeline.choose_face(hidden, "hand.png")
+    assert face is not None
+    assert [r.getMessage() for r in caplog.records] == [
+        "hand.png: the mouth looks covered (the lips are no redder than the skin around them); the moving mouth "
+        "is drawn over whatever covers it"
+    ]
 
 
 def test_cli_talk_and_its_errors(tmp_path, capsys):

@@ -32,6 +32,7 @@ from recognition.audio import Audio
 from recognition.emotion_spec import EmotionSpec
 from recognition.face import FaceAnalyzer, FaceObservation
 from recognition.image_io import load_image
+from recognition.mouth_cover import mouth_looks_covered
 from rigs.atomic import check_writable
 from rigs.errors import AffectStudioError, InputFileError
 from rigs.face_mesh import CanonicalFace, load_canonical_face
@@ -115,7 +116,8 @@ class TalkingFacePipeline:
         return RefinedRenderer(renderer, self.refiner) if self.refiner is not None else renderer
 
     def choose_face(self, portrait: np.ndarray, source: str) -> FaceObservation:
-        """The face to animate, with one-line errors for no face, a bad index or a profile view."""
+        """The face to animate, with one-line errors for no face, a bad index or a profile view, and
+        warnings for several faces, a tiny face or a covered mouth."""
         faces = self.analyzer(portrait)
         if not faces:
             raise InputFileError(source, "no face found in the portrait")
@@ -135,6 +137,12 @@ class TalkingFacePipeline:
             )
         if max(face.width, face.height) < self.config.min_face_px:
             log.warning("%s: the face is only %.0f px tall; it is upscaled and will look soft", source, face.height)
+        if mouth_looks_covered(portrait, face.landmarks):
+            log.warning(
+                "%s: the mouth looks covered (the lips are no redder than the skin around them); the moving "
+                "mouth is drawn over whatever covers it",
+                source,
+            )
         return face
 
     def __call__(

@@ -15,13 +15,15 @@ at the end of the job. Expected failures (`AffectStudioError`) reach the page as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import shutil
 import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,8 +101,21 @@ class Job:
     def __init__(self, folder: Path, progress: Any = None):
         self.folder = folder
         self.stopped = threading.Event()
+        self.warnings: list[str] = []  # what the pipelines warned of while this job ran, for the page
         self._progress = progress
         self._last_report = 0.0
+
+    @contextlib.contextmanager
+    def collecting_warnings(self) -> Iterator[None]:
+        """Within the block, the studio's own warnings logged by this thread (several faces, a covered
+        mouth, ...) are also kept in `self.warnings`, files named by their name, not the server's path."""
+        handler = _ThreadWarnings(self.warnings)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
 
     def check(self) -> None:
         """Raise `JobCancelled` if the request was cancelled."""
@@ -123,6 +138,20 @@ class Job:
             self.step(fraction, f"{text} {done}/{total}", force=done == total)
 
         return report
+
+
+class _ThreadWarnings(logging.Handler):
+    """Keeps the messages of WARNING records from the studio's packages logged by the thread that made it."""
+
+    PACKAGES = ("generation", "recognition", "rigs", "studio")
+
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.WARNING)
+        self.messages, self.thread = messages, threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread and record.name.split(".")[0] in self.PACKAGES:
+            self.messages.append(re.sub(r"(?:/[^/\s]+)+/([^/\s]+)", r"\1", record.getMessage()))
 
 
 def user_message(error: AffectStudioError, hide: Iterable[Path] = ()) -> str:
@@ -150,7 +179,8 @@ async def run_job(workspace: Workspace, kind: str, work: Callable[[Job], T], pro
 
     def target() -> T:
         try:
-            return work(job)
+            with job.collecting_warnings():
+                return work(job)
         except BaseException:
             shutil.rmtree(job.folder, ignore_errors=True)  # nothing of a failed job is served
             raise
@@ -183,7 +213,8 @@ async def stream_job(
 
     def target() -> None:
         try:
-            send(("done", work(job, lambda outputs: send(("show", outputs)))))
+            with job.collecting_warnings():
+                send(("done", work(job, lambda outputs: send(("show", outputs)))))
         except BaseException as error:
             shutil.rmtree(job.folder, ignore_errors=True)
             send(("error", error))

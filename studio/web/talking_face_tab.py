@@ -129,7 +129,7 @@ def render(
     bundle = zip_files([*downloads, curves_png], out / "talking_face_all.zip", out)
     return (
         str(result.video_path),
-        _summary(result, spec.text, score),
+        _summary(result, spec.text, score, job.warnings),
         {"headers": SCORE_HEADERS, "data": score_rows} if score_rows else None,
         str(score_png) if score_png else None,
         str(curves_png),
@@ -137,7 +137,7 @@ def render(
     )
 
 
-def _summary(result, emotion: str, scored: bool) -> str:
+def _summary(result, emotion: str, scored: bool, warnings: list[str]) -> str:
     motion = result.motion
     seconds = result.seconds
     work = sum(v for k, v in seconds.items() if not k.startswith("loading") and k != "scoring")
@@ -157,6 +157,7 @@ def _summary(result, emotion: str, scored: bool) -> str:
         )
     elif not scored:
         lines.append("Not scored (turn on *Score the video* for the score card).")
+    lines += [f"⚠ {warning}" for warning in warnings]
     return "\n\n".join(lines)
 
 
