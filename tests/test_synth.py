@@ -9,22 +9,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from generation.motion.expression import AU_STRENGTHS, expression_prototypes
 from generation.synthetic import DatasetSpec, SpecError, SyntheticDatasetPipeline
 from generation.synthetic.augment import AugmentParams, apply_augment, colour_matrix, crop
-from generation.synthetic.identities import Identity, assign_splits
+from generation.synthetic.identities import Identity, assign_splits, prepare_identities
 from generation.synthetic.jobs import count_jobs, iter_jobs, jobs_per_class
 from generation.synthetic.quality import QualityScores, decide, expected_blendshapes
 from generation.synthetic.render import expression_weights, mirror_weights
 from generation.synthetic.spec import QualitySpec
 from generation.talking_face.rig import EXPRESSION_CHANNELS
+from recognition.identity import IdentityEncoder
+from recognition.image_io import load_image
 from rigs.arkit import ARKIT_INDEX
-from rigs.assets import REPO_ROOT
+from rigs.assets import REPO_ROOT, sample_path
 from rigs.emotions import EMOTIONS
 from rigs.errors import AffectStudioError
 from tests.synth_fixtures import assert_consistent_dataset, make_identities, tiny_spec, write_spec
 from tests.test_cli_analyze import assert_one_line_error, run_cli
+from tests.test_mouth_cover import covered
 
 EXAMPLE = REPO_ROOT / "assets" / "specs" / "example.yaml"
 
@@ -257,6 +261,17 @@ def test_expected_blendshapes_add_the_portraits_own_reading_to_offset_channels()
 
 
 # -- identities and a real run -------------------------------------------------------------------------------
+
+
+def test_an_identity_with_a_covered_mouth_is_skipped(face_analyzer, tmp_path):
+    picture = load_image(sample_path("portrait.png"))
+    Image.fromarray(picture).save(tmp_path / "a_portrait.png")
+    Image.fromarray(covered(picture, face_analyzer(picture)[0].landmarks, "cheek")).save(tmp_path / "b_hand.png")
+    found = prepare_identities([tmp_path], face_analyzer, IdentityEncoder())
+    assert [i.path.name for i in found.identities] == ["a_portrait.png"]
+    assert [(s.path.name, s.reason) for s in found.skipped] == [
+        ("b_hand.png", "the mouth looks covered (the lips are no redder than the skin around them)")
+    ]
 
 
 def test_bad_and_duplicate_identities_are_skipped_with_reasons(identities_dir, face_analyzer):

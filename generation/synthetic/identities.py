@@ -2,7 +2,8 @@
 
     found = prepare_identities(spec, analyzer, encoder)
     found.identities   # [Identity]: id, path, face, reference embedding, split
-    found.skipped      # [SkippedIdentity]: path and the reason (no face, turned away, duplicate, ...)
+    found.skipped      # [SkippedIdentity]: path and the reason (no face, turned away, mouth covered,
+                       #   duplicate, ...)
 
 One image is one identity. An identity's id is a hash of its decoded pixels, so renaming a file keeps its
 jobs, and two files with the same picture (even re-encoded losslessly) are one identity, the second
@@ -23,6 +24,7 @@ import numpy as np
 from recognition.face import FaceAnalyzer, FaceObservation
 from recognition.identity import IdentityEncoder
 from recognition.image_io import IMAGE_SUFFIXES, load_image
+from recognition.mouth_cover import mouth_looks_covered
 from rigs.errors import AffectStudioError, InputFileError
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,9 @@ def prepare_identities(
             continue
         if max(face.width, face.height) < min_face_px:
             skip(path, f"the face is {max(face.width, face.height):.0f} px (min_face_px is {min_face_px})")
+            continue
+        if mouth_looks_covered(image, face.landmarks):  # expressions would be drawn over the cover
+            skip(path, "the mouth looks covered (the lips are no redder than the skin around them)")
             continue
         embedding = encoder(image, [face])[0].astype(np.float32)
         identities.append(Identity(content_hash[:12], path, content_hash, face, embedding))

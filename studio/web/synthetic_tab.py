@@ -129,7 +129,8 @@ def plan_text(ctx: StudioContext, uploads, emotions, intensities, action_units, 
     source = f"{portraits} uploaded portrait(s)" if uploads else f"the {portraits} bundled sample portraits"
     return (
         f"**Up to {total} images** = {source} × {cells} cells (emotions × intensities × AU combinations) × "
-        f"{int(images_per_cell or 1)} per cell — {where}. Portraits turned too far or too small are skipped."
+        f"{int(images_per_cell or 1)} per cell — {where}. Portraits turned too far, too small or with the mouth "
+        "covered are skipped."
     )
 
 
