@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generation.motion import MotionConfig, generate_motion
 from generation.motion.mouth_cues import mouth_cues
-from recognition.audio import Audio
+from recognition.audio import Audio, load_audio
 from recognition.emotion_spec import EmotionSpec, parse_emotion_spec
 from recognition.emotion_track import EmotionTrack
 from recognition.fusion import apply_override, estimate_needed
@@ -45,7 +45,7 @@ class RigCurvesPipeline:
 
     def __call__(
         self,
-        audio: Audio | None = None,
+        audio: Audio | str | Path | None = None,
         text: str | None = None,
         transcript: str | None = None,
         emotion: str | EmotionSpec = "auto",
@@ -54,7 +54,8 @@ class RigCurvesPipeline:
         formats: list[str] | None = None,
         name: str | None = None,
     ) -> RigCurvesResult:
-        """Give `audio` (with an optional `transcript`) or `text` alone (spoken by `voice`).
+        """Give `audio` (an `Audio` or a file's path, with an optional `transcript`) or `text` alone (spoken by
+        `voice`).
 
         When both `audio` and `text` are given, the audio wins and the text is used as its transcript.
         Files are written to `out_dir` only if it is given (with `speech.wav` when the text was spoken here).
@@ -74,8 +75,11 @@ class RigCurvesPipeline:
             spoken = synthesize(text, voice or DEFAULT_VOICE)
             seconds["text to speech"] = time.perf_counter() - clock
             audio, timeline, transcript = spoken.audio, spoken.phones, text
-        elif text and not transcript:
-            transcript = text
+        else:
+            if not isinstance(audio, Audio):
+                audio = load_audio(audio)  # one-line errors for missing, corrupt, empty or too long files
+            if text and not transcript:
+                transcript = text
 
         fps = self.motion.fps
         fusion = self.speech.fusion

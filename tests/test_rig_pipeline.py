@@ -4,12 +4,14 @@ import json
 
 import numpy as np
 import pytest
+import soundfile
 
 from generation.rig_curves import RigCurvesPipeline
 from recognition.fusion import FusionConfig
 from recognition.ser import SpeechEmotionRecognizer
 from recognition.speech_analysis import SpeechAnalysisPipeline
 from recognition.tts import synthesize
+from rigs.errors import InputFileError
 
 LINE = "Maybe we should open the big map now."
 
@@ -66,3 +68,15 @@ def test_auto_emotion_estimates_from_the_speech(speech):
     assert ser.calls == 1
     assert result.speech.emotion is not None and "speech emotion" in result.seconds
     assert result.emotion is result.speech.emotion  # the estimate drives the face
+
+
+def test_audio_may_be_given_as_a_file(speech, tmp_path):
+    wav = tmp_path / "line.wav"
+    soundfile.write(wav, speech.samples, speech.sample_rate, subtype="FLOAT")  # float32: the same samples back
+    rig, _ = pipeline()
+    from_file = rig(audio=str(wav), transcript=LINE, emotion="happy")
+    in_memory = rig(audio=speech, transcript=LINE, emotion="happy")
+    np.testing.assert_array_equal(from_file.motion.blendshapes, in_memory.motion.blendshapes)
+    assert from_file.motion.metadata["source_audio"] == str(wav)
+    with pytest.raises(InputFileError, match="missing.wav.*file not found"):
+        rig(audio=tmp_path / "missing.wav", emotion="happy")

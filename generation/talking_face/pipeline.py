@@ -148,16 +148,16 @@ class TalkingFacePipeline:
     def __call__(
         self,
         portrait: str | Path | np.ndarray,
-        audio: Audio | None = None,
+        audio: Audio | str | Path | None = None,
         text: str | None = None,
         emotion: str | EmotionSpec = "auto",
         output: str | Path = "talking_face.mp4",
         voice: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> TalkingFaceResult:
-        """Render the talking face to `output` (MP4, H.264 + AAC). With both `audio` and `text`, the audio
-        is spoken and the text is its transcript; `text` alone is spoken by offline TTS first.
-        `progress(done, total)` is called after each frame."""
+        """Render the talking face to `output` (MP4, H.264 + AAC). `portrait` and `audio` may be paths. With
+        both `audio` and `text`, the audio is spoken and the text is its transcript; `text` alone is spoken by
+        offline TTS first. `progress(done, total)` is called after each frame."""
         seconds: dict[str, float] = {}
         output = check_writable(output)
         source = str(portrait) if not isinstance(portrait, np.ndarray) else "portrait"
