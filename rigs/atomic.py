@@ -14,6 +14,18 @@ from typing import IO
 from rigs.errors import OutputFileError
 
 
+def _process_umask() -> int:
+    """The process's umask (reading it means setting it: done once, at import, before any threads)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# `tempfile.mkstemp` creates files readable by their owner only; the finished file gets the permissions
+# a plain `open()` would have given it (0666 less the umask), so datasets and videos can be shared.
+FILE_MODE = 0o666 & ~_process_umask()
+
+
 def describe_os_error(error: OSError) -> str:
     """A short human phrase for an OS error: 'permission denied', 'no space left on device', ..."""
     return (error.strerror or str(error)).lower()
@@ -78,6 +90,7 @@ def temporary_file(path: Path, suffix: str = ".part", remove_stale: bool = True)
     except OSError as error:
         raise OutputFileError(path, describe_os_error(error)) from None
     os.close(fd)
+    os.chmod(name, FILE_MODE)
     return Path(name)
 
 

@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from itertools import pairwise
@@ -227,6 +228,15 @@ def test_permission_denied_creating_the_file(fmt, data, tmp_path, face, monkeypa
     with pytest.raises(OutputFileError, match="permission denied"):
         exporter_for(fmt, face).export(data, tmp_path / "take1.out")
     assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "livelink"])
+def test_finished_files_get_the_permissions_open_would_give(fmt, data, tmp_path, face):
+    """Not the owner-only mode of the temporary file they were written to: shared datasets stay readable."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = exporter_for(fmt, face).export(data, tmp_path / "take1.out")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 # --- Live Link Face CSV ----------------------------------------------------------------------------------
