@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from rigs.errors import InputFileError
+from rigs.errors import AffectStudioError, InputFileError
 
 MAX_PIXELS = 100_000_000  # 10000 x 10000; above this an image is refused instead of exhausting memory
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
@@ -67,3 +67,25 @@ def load_image(path: str | Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as error:
         reason = str(error).rstrip(".") or type(error).__name__
         raise InputFileError(path, f"corrupt or truncated image ({reason})") from None
+
+
+def as_rgb8(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
+    """An image as users hand it over (a file's path, a PIL image, or an array `(H, W)`, `(H, W, 3)` or
+    `(H, W, 4)`, uint8 or float in [0, 1]) -> `(H, W, 3) uint8` RGB. Arrays are taken as RGB(A), not
+    OpenCV's BGR; anything else is refused in one line."""
+    if isinstance(image, (str, Path)):
+        return load_image(image)
+    if isinstance(image, Image.Image):
+        return to_rgb8(image)
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or min(array.shape[:2]) < 1:
+        raise AffectStudioError(f"image array must be (H, W), (H, W, 3) or (H, W, 4); got shape {array.shape}")
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
+        return array
+    if array.dtype.kind == "f":
+        if np.nanmax(array) > 1.0 + 1e-6:
+            raise AffectStudioError(f"a float image array must be in [0, 1]; got values up to {np.nanmax(array):g}")
+        array = np.clip(np.nan_to_num(array) * 255.0 + 0.5, 0, 255)
+    elif array.dtype != np.uint8:
+        raise AffectStudioError(f"image array must be uint8 or float in [0, 1]; got {array.dtype}")
+    return to_rgb8(Image.fromarray(array.astype(np.uint8)))

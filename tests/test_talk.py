@@ -53,6 +53,25 @@ def test_audio_wins_over_text_which_becomes_its_transcript(pipeline, tmp_path, c
     assert result.motion.duration == pytest.approx(speech.duration, abs=0.05)
 
 
+def test_the_portrait_may_be_a_pil_image_or_an_rgba_array(pipeline, tmp_path):
+    rgb = load_image(PORTRAIT)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    results = [
+        pipeline(portrait, text="Hi.", emotion="neutral", output=tmp_path / f"{i}.mp4")
+        for i, portrait in enumerate((PORTRAIT, Image.open(PORTRAIT), rgba, rgb.astype(np.float32) / 255))
+    ]
+    for other in results[1:]:
+        np.testing.assert_allclose(other.face.landmarks, results[0].face.landmarks, atol=1e-4)
+    refused = (
+        (rgb[:, :, :2], r"got shape \(\d+, \d+, 2\)"),
+        (rgb.astype(np.int16), "got int16"),
+        (rgb.astype(np.float32), r"in \[0, 1\]; got values up to 255"),
+    )
+    for bad, problem in refused:
+        with pytest.raises(AffectStudioError, match=problem):
+            pipeline(bad, text="Hi.", output=tmp_path / "bad.mp4")
+
+
 def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyzer):
     wall = np.full((300, 300, 3), 180, np.uint8)
     with pytest.raises(InputFileError, match="no face found"):

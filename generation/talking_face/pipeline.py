@@ -21,6 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from generation.motion import MotionConfig
 from generation.rig_curves import RigCurvesPipeline, RigCurvesResult
@@ -31,7 +32,7 @@ from generation.video_writer import VideoWriter
 from recognition.audio import Audio
 from recognition.emotion_spec import EmotionSpec
 from recognition.face import FaceAnalyzer, FaceObservation
-from recognition.image_io import load_image
+from recognition.image_io import as_rgb8
 from recognition.mouth_cover import mouth_looks_covered
 from rigs.atomic import check_writable
 from rigs.errors import AffectStudioError, InputFileError
@@ -147,7 +148,7 @@ class TalkingFacePipeline:
 
     def __call__(
         self,
-        portrait: str | Path | np.ndarray,
+        portrait: str | Path | np.ndarray | Image.Image,
         audio: Audio | str | Path | None = None,
         text: str | None = None,
         emotion: str | EmotionSpec = "auto",
@@ -155,14 +156,15 @@ class TalkingFacePipeline:
         voice: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> TalkingFaceResult:
-        """Render the talking face to `output` (MP4, H.264 + AAC). `portrait` and `audio` may be paths. With
+        """Render the talking face to `output` (MP4, H.264 + AAC). `portrait` may be a path, a PIL image
+        or an RGB array, `audio` a path. With
         both `audio` and `text`, the audio is spoken and the text is its transcript; `text` alone is spoken by
         offline TTS first. `progress(done, total)` is called after each frame."""
         seconds: dict[str, float] = {}
         output = check_writable(output)
-        source = str(portrait) if not isinstance(portrait, np.ndarray) else "portrait"
+        source = str(portrait) if isinstance(portrait, (str, Path)) else "portrait"
         clock = time.perf_counter()
-        image = load_image(portrait) if not isinstance(portrait, np.ndarray) else portrait
+        image = as_rgb8(portrait)
         image = fit_portrait_size(image, self.config.max_output_side)
         face = self.choose_face(image, source)
         seconds["face fit"] = time.perf_counter() - clock
