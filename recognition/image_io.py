@@ -83,8 +83,9 @@ def as_rgb8(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
     if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
         return array
     if array.dtype.kind == "f":
-        if np.nanmax(array) > 1.0 + 1e-6:
-            raise AffectStudioError(f"a float image array must be in [0, 1]; got values up to {np.nanmax(array):g}")
+        peak = float(np.nanmax(array))
+        if peak > 1.0 + 1e-6:
+            raise AffectStudioError(f"a float image array must be in [0, 1]; got values up to {peak:g}")
         array = np.clip(np.nan_to_num(array) * 255.0 + 0.5, 0, 255)
     elif array.dtype != np.uint8:
         raise AffectStudioError(f"image array must be uint8 or float in [0, 1]; got {array.dtype}")

@@ -156,10 +156,10 @@ class TalkingFacePipeline:
         voice: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> TalkingFaceResult:
-        """Render the talking face to `output` (MP4, H.264 + AAC). `portrait` may be a path, a PIL image
-        or an RGB array, `audio` a path. With
-        both `audio` and `text`, the audio is spoken and the text is its transcript; `text` alone is spoken by
-        offline TTS first. `progress(done, total)` is called after each frame."""
+        """Render the talking face to `output` (MP4, H.264 + AAC). `portrait` may be a path, a PIL image or
+        an RGB(A) array (`as_rgb8`), `audio` a path. With both `audio` and `text`, the audio is spoken and
+        the text is its transcript; `text` alone is spoken by offline TTS first. `progress(done, total)` is
+        called after each frame."""
         seconds: dict[str, float] = {}
         output = check_writable(output)
         source = str(portrait) if isinstance(portrait, (str, Path)) else "portrait"
