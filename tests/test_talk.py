@@ -15,6 +15,7 @@ from recognition.image_io import load_image
 from recognition.tts import synthesize
 from rigs.assets import sample_path
 from rigs.errors import AffectStudioError, InputFileError
+from studio.commands.talk import video_output_path
 from tests.test_cli_analyze import assert_one_line_error, run_cli
 from tests.test_mouth_cover import covered
 
@@ -108,9 +109,10 @@ def test_a_covered_mouth_is_animated_with_a_warning(pipeline, face_analyzer, cap
 
 
 def test_cli_talk_and_its_errors(tmp_path, capsys):
-    out = tmp_path / "cli.mp4"
-    code = run_cli(["talk", PORTRAIT, "--text", "Good morning!", "--resolution", "256", "-o", out, "--no-score"])
+    folder = f"{tmp_path / 'clips'}/"  # a folder that does not exist yet: the video is named after the portrait
+    code = run_cli(["talk", PORTRAIT, "--text", "Good morning!", "--resolution", "256", "-o", folder, "--no-score"])
     assert code == 0, capsys.readouterr().err
+    out = tmp_path / "clips" / "portrait.mp4"
     assert streams(out)[0] > 10
     code = run_cli(["talk", PORTRAIT, "--text", "Hi", "--resolution", "300", "-o", out, "--no-score"])
     assert_one_line_error(capsys, code, "resolution must be 256, 512 or 1024")
@@ -120,6 +122,12 @@ def test_cli_talk_and_its_errors(tmp_path, capsys):
     assert_one_line_error(capsys, code, "x.mp4")
     code = run_cli(["talk", tmp_path / "missing.png", "--text", "Hi", "-o", out, "--no-score"])
     assert_one_line_error(capsys, code, "missing.png", "file not found")
+
+
+def test_an_output_folder_gets_a_video_named_after_the_portrait(tmp_path):
+    assert video_output_path(str(tmp_path), PORTRAIT) == tmp_path / "portrait.mp4"  # an existing folder
+    assert video_output_path(f"{tmp_path}/new/", PORTRAIT) == tmp_path / "new" / "portrait.mp4"
+    assert video_output_path(f"{tmp_path}/new", PORTRAIT) == tmp_path / "new"  # no slash, not there: a file
 
 
 def bar_width(frame: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 def talk(
     portrait: Path = typer.Argument(..., help="A photo with a face (PNG, JPEG, ...), any size."),
     audio: Path | None = typer.Argument(None, help="Speech (WAV, FLAC, OGG, MP3, M4A); or use --text."),
-    out: Path = typer.Option(Path("out/talk.mp4"), "--out", "-o", help="The MP4 to write."),
+    out: str = typer.Option(
+        "out/talk.mp4", "--out", "-o", help="The MP4 to write, or a folder (ending in /) for PORTRAIT's name.mp4."
+    ),
     text: str | None = typer.Option(None, "--text", help="What is said; without AUDIO it is spoken by offline TTS."),
     transcript: Path | None = typer.Option(None, "--transcript", help="What is said, as a text file."),
     voice: str = typer.Option("espeak:en-us", "--voice", help="TTS voice for --text without audio."),
@@ -65,7 +68,7 @@ def talk(
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
     spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))
-    check_writable(out)
+    video = check_writable(video_output_path(out, portrait))
     motion = MotionConfig(
         fps=fps, seed=seed, head_motion=head_motion, expression_scale=expression_scale, blink_rate=blink_rate
     )
@@ -87,15 +90,25 @@ def talk(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = pipeline(portrait, audio=sound, text=spoken, emotion=spec, output=out, voice=voice, progress=progress)
+        result = pipeline(
+            portrait, audio=sound, text=spoken, emotion=spec, output=video, voice=voice, progress=progress
+        )
     print_timings(result)
     if result.score is not None:
         console.print(result.score.table())
-        report = out.with_suffix(".score.json")
+        report = video.with_suffix(".score.json")
         result.score.save_json(report)
-        result.score.plot(out.with_suffix(".score.png"))
-        console.print(f"wrote {report} and {out.with_suffix('.score.png')}")
+        result.score.plot(video.with_suffix(".score.png"))
+        console.print(f"wrote {report} and {video.with_suffix('.score.png')}")
     console.print(f"wrote {result.video_path}")
+
+
+def video_output_path(out: str, portrait: Path) -> Path:
+    """`-o`'s file: `out` itself, or `<out>/<portrait name>.mp4` when `out` is a folder or ends in a slash
+    (kept apart here because `Path` drops a trailing slash, which would make `-o clips/` a file `clips`)."""
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / f"{portrait.stem}.mp4"
+    return Path(out)
 
 
 def print_timings(result) -> None:
