@@ -16,7 +16,6 @@ from recognition.image_io import load_image
 from rigs.arkit import ARKIT_INDEX
 from rigs.assets import sample_path
 from rigs.face_mesh import CanonicalFace, load_canonical_face
-from rigs.face_topology import CHIN
 
 # ---------------------------------------------------------------------------------------------------------
 # The stand-in canonical face
@@ -195,8 +194,7 @@ def test_rest_reproduces_the_portrait(renderer, portrait):
 def test_jaw_open_is_seen_by_the_landmarker(renderer, face_analyzer):
     rest = redetect(face_analyzer, renderer.render(renderer.rig.rest_weights())).blendshape("jawOpen")
     opened = redetect(face_analyzer, renderer.render(weights(renderer, jawOpen=0.6))).blendshape("jawOpen")
-    # measured 0.017 -> 0.41; 0.016 -> 0.195 before the lower teeth showed (the landmarker reads them as jaw)
-    assert opened > rest + 0.3, (rest, opened)
+    assert opened > rest + 0.15, (rest, opened)  # measured 0.016 -> 0.195
 
 
 def test_blink_closes_both_eyes(renderer, face_analyzer):
@@ -284,44 +282,6 @@ def test_a_closed_mouth_portrait_opens_onto_separate_teeth(closed_mouth_renderer
     dips = np.flatnonzero((row < 0.85 * neighbourhood) & (row <= np.minimum(np.roll(row, 1), np.roll(row, -1))))
     gaps = len(np.unique(dips // 3))
     assert gaps >= 3, (gaps, row.round())
-
-
-def lower_teeth_share(renderer, image: np.ndarray, points: np.ndarray) -> float:
-    """The share of teeth-like pixels (bright, no more coloured than the teeth) in the middle of the mouth
-    just above the lower lip, from 2 to 5 % of the mouth's width above it: where the lower teeth show."""
-    width = float(np.linalg.norm(points[308] - points[78]))
-    x0, x1 = (int(round(points[78, 0] + f * width)) for f in (0.4, 0.6))
-    lip = int(round(points[14, 1]))  # the lower lip's inner edge, mid-mouth
-    band = image[lip - int(0.05 * width) : lip - int(0.02 * width), x0:x1].astype(np.float32).reshape(-1, 3)
-    teeth = renderer.mouth.colours.teeth
-    return float(((band @ LUMA > 0.55 * float(teeth @ LUMA)) & (np.ptp(band, axis=1) < np.ptp(teeth) + 25)).mean())
-
-
-def test_lower_teeth_show_as_the_jaw_drops(closed_mouth_renderer):
-    """The lower teeth ride on the jaw: a dropped jaw shows their tips above the lower lip (without them a
-    wide-open mouth was a dark hole); a lower lip pulled down as far with the chin still (a sneer) shows
-    the cavity, and sealed lips nothing."""
-    renderer, rig = closed_mouth_renderer, closed_mouth_renderer.rig
-
-    def share(w: np.ndarray) -> float:
-        return lower_teeth_share(renderer, renderer.render(w), rig.points(w, np.zeros(3)))
-
-    assert share(rig.rest_weights()) == 0
-    assert share(weights(renderer, jawOpen=0.5)) > 0.5  # measured 1.0
-    assert share(weights(renderer, jawOpen=0.5, mouthClose=0.5)) == 0
-    # the same opening drawn by the lip alone and by the jaw, straight onto the mouth layer
-    rest = rig.src_points
-    drop = 0.3 * float(np.linalg.norm(rest[308] - rest[78]))
-    lip_only = rest.copy()
-    lip_only[LIPS_INNER_LOWER[1:-1], 1] += drop
-    with_jaw = lip_only.copy()
-    with_jaw[CHIN, 1] += drop
-    shares = []
-    for points in (lip_only, with_jaw):
-        image = rig.source.copy()
-        renderer.mouth.render(image, points, rig.rigid_points(np.zeros(3)))
-        shares.append(lower_teeth_share(renderer, image, points))
-    assert shares[0] < 0.1 and shares[1] > 0.5, shares
 
 
 def test_bilabials_seal_through_a_sneer(renderer):

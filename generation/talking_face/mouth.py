@@ -1,10 +1,9 @@
 """`MouthInterior`: what shows between the lips when they part — a warp alone only stretches lip pixels.
 
 Layers, back to front, all clipped to the destination's inner-lip polygon with anti-aliased edges:
-the dark cavity (from the face's own lip colour), the tongue low in the mouth, the lower teeth, which
-ride on the jaw and show above the lower lip as the mouth opens, and the upper teeth, which are fixed
-to the skull: they move with the head only, so the upper lip uncovers more of them as it rises and the
-lower lip uncovers the cavity as the jaw drops.
+the dark cavity (from the face's own lip colour), the tongue low in the mouth, a hint of lower teeth that
+ride on the jaw, and the upper teeth, which are fixed to the skull: they move with the head only, so the
+upper lip uncovers more of them as it rises and the lower lip uncovers the cavity as the jaw drops.
 
 When the portrait already shows teeth (its lips are parted), the upper teeth are the portrait's own: the
 opening at rest is cut out once as a "teeth plate" and moved rigidly with the head, so at rest the frame
@@ -29,7 +28,6 @@ from generation.talking_face.rig import (
     smoothstep,
 )
 from rigs.face_topology import (
-    CHIN,
     LIPS_INNER_LOWER,
     LIPS_INNER_UPPER,
     LIPS_OUTER_LOWER,
@@ -38,9 +36,6 @@ from rigs.face_topology import (
 
 # the angle one tooth takes around the dental arch, seen from the front (radians): ~4 teeth per side show
 TOOTH_ANGLE = 0.3
-LOWER_TOOTH_ANGLE = 0.22  # the lower incisors are narrower
-# how much of the lower teeth an open mouth shows above the lower lip, in mouth widths
-LOWER_TEETH_SHOW = 0.07
 # landmarks that move with the skull around the mouth (nose, upper cheeks): where the upper teeth go
 RIGID_AROUND_MOUTH = np.array([1, 2, 4, 5, 6, 19, 94, 97, 98, 326, 327, 168, 197, 195, 3, 248, 236, 456, 48, 278])
 
@@ -203,8 +198,7 @@ class MouthInterior:
             roi[:] = np.clip(roi * (1 - a) + self.colours.lip * 0.4 * a + 0.5, 0, 255).astype(np.uint8)
         if widest < 0.35 or not cover.any():
             return  # lips together: nothing of the interior shows
-        jaw_drop = float(np.dot(dst_points[CHIN] - rigid_points[CHIN], frame.across))
-        layer = self._synthetic(frame, u, v, v_up, v_lo, gap, jaw_drop, rigid_points, x0, y0, w, h)
+        layer = self._synthetic(frame, u, v, v_up, v_lo, gap, rigid_points, x0, y0, w, h)
         if self.plate is not None:
             affine = fit_affine(self.src_points[RIGID_AROUND_MOUTH], rigid_points[RIGID_AROUND_MOUTH])
             plate = self._place_plate(affine, x0, y0, w, h)
@@ -222,9 +216,8 @@ class MouthInterior:
         m = (to_roi @ np.vstack([affine, [0, 0, 1]]) @ from_plate)[:2]
         return cv2.warpAffine(p.rgba, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
-    def _synthetic(self, frame, u, v, v_up, v_lo, gap, jaw_drop, rigid_points, x0, y0, w, h) -> np.ndarray:
-        """`(h, w, 3) float32`: cavity, tongue, lower teeth and (without a plate) upper teeth. `jaw_drop`:
-        how far the chin has moved down from where the head alone puts it (pixels)."""
+    def _synthetic(self, frame, u, v, v_up, v_lo, gap, rigid_points, x0, y0, w, h) -> np.ndarray:
+        """`(h, w, 3) float32`: cavity, tongue, lower teeth and (without a plate) upper teeth."""
         col = self.colours
         L = frame.length
         uc = np.clip(u, 0.0, 1.0)
@@ -243,14 +236,12 @@ class MouthInterior:
         tongue = col.tongue * shade_t[..., None]
         layer = layer * (1 - alpha_t[..., None]) + tongue * alpha_t[..., None]
 
-        # lower teeth: on the jaw, so they show above the lower lip as the jaw drops (not when only the lips
-        # part: the lower lip covers them); narrower than the upper teeth, the gaps between them fainter
-        span_l = np.clip(2 * u - 1, -1.2, 1.2)
-        lower_h = np.minimum(np.clip(0.5 * jaw_drop - 0.02 * L, 0.0, LOWER_TEETH_SHOW * L), 0.3 * gap)
-        layer = self._drawn_teeth(
-            layer, v, root=v_lo + 0.05 * L, tip=v_lo - lower_h, length=lower_h, span=span_l,
-            across=smoothstep(0.34, 0.24, np.abs(uc - 0.5)), width=LOWER_TOOTH_ANGLE, lr=L, gap_shadow=0.12,
-        )  # fmt: skip
+        # lower teeth: a narrow band riding on the lower lip, mostly hidden by it
+        lower_h = np.minimum(0.03 * L, 0.15 * gap)
+        centre = smoothstep(0.28, 0.12, np.abs(uc - 0.5))
+        alpha_l = smoothstep(-0.6, 0.6, v - (v_lo - lower_h)) * centre * 0.8
+        teeth_l = col.teeth * (0.92 - 0.25 * (np.abs(uc - 0.5) / 0.28))[..., None]
+        layer = layer * (1 - alpha_l[..., None]) + teeth_l * alpha_l[..., None]
 
         # upper teeth and gum are on the skull: where the upper lip line is at rest, moved by the head only
         rigid = FeatureFrame(rigid_points[78], rigid_points[308])
@@ -264,34 +255,28 @@ class MouthInterior:
         alpha_g = smoothstep(gum_top - 0.7, gum_top + 0.7, v) * smoothstep(gum_bottom + 0.7, gum_bottom - 0.7, v)
         alpha_g *= across
         layer = layer * (1 - alpha_g[..., None]) + (col.lip * 0.8) * alpha_g[..., None]
-        if self.plate is None:  # drawn teeth below the lip line at rest, incisors longest
-            tooth_h = 0.12 * lr * (1 - 0.5 * span**2)
-            layer = self._drawn_teeth(
-                layer, v, root=gum_bottom, tip=v_rest + tooth_h, length=tooth_h, span=span, across=across,
-                width=TOOTH_ANGLE, lr=lr,
-            )  # fmt: skip
+        if self.plate is None:  # drawn teeth below the lip line at rest
+            layer = self._drawn_upper_teeth(layer, v, v_rest, gum_bottom, ru, span, across, lr)
 
         # the lips' shadow on what is behind them
         shadow = 1 - 0.22 * np.exp(-(v - v_up) / max(0.025 * L, 0.8)) - 0.12 * np.exp(-(v_lo - v) / max(0.02 * L, 0.8))
         return layer * np.clip(shadow, 0.3, 1.0)[..., None]
 
-    def _drawn_teeth(self, layer, v, root, tip, length, span, across, width, lr, gap_shadow=0.4) -> np.ndarray:
-        """Upper or lower teeth over `layer`, from the `root` line to the biting `tip` line (`v` pixels;
-        `length` how far apart they are): teeth `width` radians apart around the dental arch (so seen from
-        the front they narrow toward the corners, `span` -1..1), each with rounded corners at its biting
-        edge and a gap to the next (`gap_shadow` darker); the side teeth sink into the mouth's shadow."""
+    def _drawn_upper_teeth(self, layer, v, v_rest, top, ru, span, across, lr) -> np.ndarray:
+        """The upper teeth of a portrait that shows none, over `layer`: teeth evenly spaced around the
+        dental arch (so seen from the front they narrow toward the corners), each with rounded corners
+        at its biting edge and a shadowed gap to the next; the side teeth sink into the mouth's shadow."""
         # position around the arch, in teeth from the midline (the gap between the central incisors)
         arch_angle = np.arcsin(np.clip(0.95 * span, -0.95, 0.95))
-        k = np.abs(arch_angle) / width
+        k = np.abs(arch_angle) / TOOTH_ANGLE
         within = k - np.floor(k)  # 0 and 1 at the gaps, 0.5 mid-tooth
         edge = np.abs(2 * within - 1)  # 0 mid-tooth, 1 at a gap
-        toward_root = np.sign(root - tip)
-        tip = tip + toward_root * 0.35 * length * edge**6  # rounded corners at the biting edge
-        top, bottom = np.minimum(root, tip), np.maximum(root, tip)
+        tooth_h = 0.12 * lr * (1 - 0.5 * span**2)  # incisors longest, the arch rising to the sides
+        bottom = v_rest + tooth_h * (1 - 0.35 * edge**6)  # rounded corners at the biting edge
         alpha = smoothstep(top - 0.7, top + 0.7, v) * smoothstep(bottom + 0.7, bottom - 0.7, v) * across
         # the gap between two teeth: a thin shadow (its width measured around the arch)
-        gap_px = np.abs(within - np.round(within)) * width * lr / 2  # distance to the nearest gap
-        gaps = 1 - gap_shadow * np.exp(-((gap_px / 0.7) ** 2))
-        shade = (1 - 0.6 * span**2) * gaps * (0.86 + 0.14 * smoothstep(tip, root, v))
+        gap_px = np.abs(within - np.round(within)) * TOOTH_ANGLE * lr / 2  # distance to the nearest gap
+        gaps = 1 - 0.4 * np.exp(-((gap_px / 0.7) ** 2))
+        shade = (1 - 0.6 * span**2) * gaps * (0.86 + 0.14 * smoothstep(bottom, top, v))
         teeth = self.colours.teeth * shade[..., None]
         return layer * (1 - alpha[..., None]) + teeth * alpha[..., None]
