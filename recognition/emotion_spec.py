@@ -11,16 +11,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from recognition.emotion_track import EmotionTrack
-from rigs.emotions import CIRCUMPLEX, EMOTION_INDEX, EMOTIONS, AffectStudioError, canonical_emotion
+from rigs.emotions import CIRCUMPLEX, EMOTION_INDEX, EMOTIONS, AffectStudioError, UnknownEmotionError, canonical_emotion
 from rigs.emotions import circumplex_probabilities as va_to_probabilities
 
 TIME = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+log = logging.getLogger(__name__)
 
 
 class EmotionSpecError(AffectStudioError):
@@ -61,9 +64,15 @@ class EmotionSpec:
         return not self.keys
 
     def track(self, duration: float, fps: float, ramp_s: float = 0.4) -> EmotionTrack:
-        """The spec as a per-frame `EmotionTrack` of `round(duration * fps)` frames (needs a non-auto spec)."""
+        """The spec as a per-frame `EmotionTrack` of `round(duration * fps)` frames (needs a non-auto spec).
+        Keys at or after `duration` (seconds) have no effect, and a warning says so."""
         if self.is_auto:
             raise ValueError("an 'auto' spec has no track of its own")
+        late = [f"{time:g}s" for time in self.times[1:] if time >= duration]
+        if late:
+            log.warning(
+                "emotion key(s) at %s come after the speech ends (%.1f s) and have no effect", ", ".join(late), duration
+            )
         n = max(1, int(round(duration * fps)))
         t = np.arange(n) / fps
         states = [key.embedding() for key in self.keys]
@@ -100,11 +109,9 @@ def _key(token: str) -> EmotionKey:
         )
     name, _, intensity = token.partition(":")
     try:
-        emotion = canonical_emotion(name)
-    except AffectStudioError:
-        raise EmotionSpecError(
-            f"unknown emotion {name!r} in {token!r}; valid emotions: {', '.join(EMOTIONS)}"
-        ) from None
+        emotion = canonical_emotion(name, context=token)
+    except UnknownEmotionError as error:
+        raise EmotionSpecError(str(error)) from None
     return EmotionKey(emotion, _number(token, intensity, "intensity", 0, 1) if intensity else 1.0)
 
 

@@ -10,7 +10,9 @@ skin around the mouth (the lip polygon grown 1.6x about its centre). On 8 uncove
 bundled portrait, hopper and astronaut, and the 5 faces the landmarker finds in insightface's `t1.jpg`)
 it is +3.7 to +16.1; with the mouth covered by a black bar, a patch of the face's own cheek colour, or a
 surgical mask (light blue, white, black, green), -11.3 to +0.3 over the 44 covered faces still found
-(`bench/mouth_cover.py`). Black-and-white photos have no a* to compare, so they get no verdict.
+(`bench/mouth_cover.py`). Black-and-white photos have no a* to compare, and a mouth under
+`MIN_MOUTH_WIDTH` pixels wide is too few pixels to compare (a pixel of landmark error moves the band
+onto the skin: the sample portrait shrunk to a 17 px face read +0.8), so they get no verdict.
 Skin-toned lipstick, a thick moustache or a very dark photo can read as covered, and a hand redder than
 the face may not: callers warn, they do not refuse.
 """
@@ -27,14 +29,19 @@ MIN_LIP_CONTRAST = 2.0
 # Below this mean chroma (sqrt(a*^2 + b*^2)) over the face the photo is black and white, or nearly.
 MIN_FACE_CHROMA = 4.0
 RING_SCALE = 1.6
+# Narrower mouths (outer lip corner to corner, pixels) get no verdict; the bundled faces shrunk until the
+# mouth is 10-13 px wide still read +3.6 to +5.5.
+MIN_MOUTH_WIDTH = 10.0
 
 
 def lip_contrast(image: np.ndarray, landmarks: np.ndarray) -> float | None:
     """Lip a* minus surrounding skin a*, for an RGB `image` `(H, W, 3) uint8` and the face's `landmarks`
-    `(478, 2+)` in its pixels; None when the face has no colour (a grey photo) or the lips cover no
-    pixels."""
+    `(478, 2+)` in its pixels; None when the face has no colour (a grey photo) or the mouth is too small
+    to judge."""
     points = np.asarray(landmarks, np.float64)[:, :2]
     outer = np.concatenate([points[LIPS_OUTER_UPPER], points[LIPS_OUTER_LOWER[-2:0:-1]]])
+    if np.ptp(outer[:, 0]) < MIN_MOUTH_WIDTH:
+        return None
     inner = np.concatenate([points[LIPS_INNER_UPPER], points[LIPS_INNER_LOWER[-2:0:-1]]])
     grown = (outer - outer.mean(0)) * RING_SCALE + outer.mean(0)
     x0, y0 = np.floor(np.maximum(grown.min(0), 0)).astype(int)

@@ -6,6 +6,8 @@ their classes differently; they are mapped to these names by name, never by inde
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 
 from rigs.errors import AffectStudioError
@@ -39,17 +41,24 @@ CIRCUMPLEX_TABLE = np.array([CIRCUMPLEX[name] for name in EMOTIONS], dtype=np.fl
 
 
 class UnknownEmotionError(AffectStudioError):
-    def __init__(self, name: str):
+    """An emotion name that is neither a class nor an alias; `context` is the text it was found in."""
+
+    def __init__(self, name: str, context: str | None = None):
         self.name = name
-        super().__init__(f"unknown emotion {name!r}; valid emotions: {', '.join(EMOTIONS)}")
+        where = f" in {context!r}" if context and context.strip() != name.strip() else ""
+        key = name.strip().lower()
+        close = difflib.get_close_matches(key, [*EMOTIONS, *ALIASES], n=1, cutoff=0.6)
+        hint = f" (did you mean {ALIASES.get(close[0], close[0])!r}?)" if close else ""
+        super().__init__(f"unknown emotion {name!r}{where}{hint}; valid emotions: {', '.join(EMOTIONS)}")
 
 
-def canonical_emotion(name: str) -> str:
-    """`'Fear'` -> `'fearful'`; raises `UnknownEmotionError` listing the valid names."""
+def canonical_emotion(name: str, context: str | None = None) -> str:
+    """`'Fear'` -> `'fearful'`; raises `UnknownEmotionError` listing the valid names (and quoting
+    `context`, the text the name came from, when it says more than the name)."""
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in EMOTION_INDEX:
-        raise UnknownEmotionError(name)
+        raise UnknownEmotionError(name, context)
     return key
 
 

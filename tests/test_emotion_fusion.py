@@ -1,5 +1,7 @@
 """User emotion specs and fusion of estimates into one per-frame track."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,17 @@ def test_keyframes_hold_and_ramp():
     assert track.intensity[20] == pytest.approx(0.7)
     assert 0 < track.intensity[11] < 0.7  # mid-ramp: a smooth change, not a jump
     assert np.allclose(track.probabilities.sum(axis=1), 1)
+
+
+def test_keys_after_the_speech_ends_are_warned_of(caplog):
+    spec = parse_emotion_spec("0s:neutral, 1s:angry, 5s:happy, 9s:sad")
+    with caplog.at_level(logging.WARNING):
+        spec.track(duration=4.0, fps=10)
+    assert "emotion key(s) at 5s, 9s come after the speech ends (4.0 s)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        spec.track(duration=10.0, fps=10)
+    assert caplog.text == ""
 
 
 @pytest.mark.parametrize(

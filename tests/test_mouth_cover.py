@@ -1,5 +1,6 @@
 """`recognition.mouth_cover`: a covered mouth (hand, mask, bar) is told from a visible one by lip colour."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -45,3 +46,16 @@ def test_a_grey_photo_gets_no_verdict(face_analyzer):
     face = face_analyzer(grey)[0]
     assert lip_contrast(grey, face.landmarks) is None
     assert not mouth_looks_covered(grey, face.landmarks)
+
+
+def test_a_mouth_too_small_to_judge_gets_no_verdict(face_analyzer):
+    """A 17 px face: its lip band is a handful of pixels, and a pixel of landmark error put it on the skin
+    (read as covered before this rule)."""
+    image = load_image(sample_path("portrait.png"))
+    tiny = cv2.resize(image, (84, 84), interpolation=cv2.INTER_AREA)
+    face = face_analyzer(tiny)[0]
+    assert face.height < 20
+    assert lip_contrast(tiny, face.landmarks) is None
+    assert not mouth_looks_covered(tiny, face.landmarks)
+    half = cv2.resize(image, (256, 256), interpolation=cv2.INTER_AREA)  # a 20 px mouth is still judged
+    assert lip_contrast(half, face_analyzer(half)[0].landmarks) > MIN_LIP_CONTRAST

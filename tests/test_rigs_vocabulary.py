@@ -80,6 +80,14 @@ def test_emotion_names_and_derived_valence_arousal():
     assert canonical_emotion("Fear") == "fearful" and canonical_emotion(" happy ") == "happy"
     with pytest.raises(UnknownEmotionError, match="valid emotions: neutral, happy"):
         canonical_emotion("bliss")
+    with pytest.raises(UnknownEmotionError) as typo:
+        canonical_emotion("hapy")
+    assert str(typo.value).startswith("unknown emotion 'hapy' (did you mean 'happy'?);")
+    with pytest.raises(UnknownEmotionError, match=r"'afriad' \(did you mean 'fearful'\?\)"):
+        canonical_emotion("afriad")  # close to an alias: the class it stands for is suggested
+    with pytest.raises(UnknownEmotionError) as nothing_close:
+        canonical_emotion("furious", context="0s:furious:0.5")
+    assert str(nothing_close.value).startswith("unknown emotion 'furious' in '0s:furious:0.5'; valid")
     one_hot = np.eye(len(EMOTIONS))
     va = valence_arousal(one_hot)
     assert va[EMOTIONS.index("happy")] == pytest.approx([0.83, 0.53])

@@ -148,11 +148,14 @@ def _analyze_video(pipeline: FaceAnalysisPipeline, path: Path, json_out, annotat
     return result
 
 
-def read_transcript(transcript: Path | None, text: str | None) -> str | None:
-    """The transcript from `--transcript FILE` or `--text`, with one-line errors; None if neither."""
+def read_transcript(transcript: Path | None, text: str | None, audio: Path | None = None) -> str | None:
+    """The transcript from `--transcript FILE` or `--text`, with one-line errors; None if neither. With a
+    speech file `audio`, `--text` is its transcript rather than words to speak, and the user is told so."""
     if transcript is not None and text is not None:
         raise AffectStudioError("give either --transcript or --text, not both")
     if transcript is None:
+        if audio is not None and text:
+            log.warning("%s is animated; --text is used as its transcript, not spoken", audio)
         return text
     try:
         return transcript.read_text(encoding="utf-8")

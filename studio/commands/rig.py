@@ -38,7 +38,7 @@ def rig(
     out: Path = typer.Option(Path("out/rig"), "--out", "-o", help="Folder for the exported curves."),
     transcript: Path | None = typer.Option(None, "--transcript", help="What is said, as a text file."),
     text: str | None = typer.Option(
-        None, "--text", help="What is said; without AUDIO the text is spoken by offline TTS first."
+        None, "--text", help="What is said: spoken by offline TTS, or with AUDIO its transcript."
     ),
     voice: str = typer.Option("espeak:en-us", "--voice", help="TTS voice for --text without audio."),
     emotion: str | None = typer.Option(
@@ -80,7 +80,7 @@ def rig(
     from rigs.errors import AffectStudioError
     from rigs.export import check_formats
 
-    spoken = read_transcript(transcript, text)
+    spoken = read_transcript(transcript, text, audio)
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
     spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))

@@ -23,7 +23,9 @@ def talk(
     out: str = typer.Option(
         "out/talk.mp4", "--out", "-o", help="The MP4 to write, or a folder (ending in /) for PORTRAIT's name.mp4."
     ),
-    text: str | None = typer.Option(None, "--text", help="What is said; without AUDIO it is spoken by offline TTS."),
+    text: str | None = typer.Option(
+        None, "--text", help="What is said: spoken by offline TTS, or with AUDIO its transcript."
+    ),
     transcript: Path | None = typer.Option(None, "--transcript", help="What is said, as a text file."),
     voice: str = typer.Option("espeak:en-us", "--voice", help="TTS voice for --text without audio."),
     emotion: str | None = typer.Option(None, "--emotion", help="e.g. happy:0.8 (default: from the speech)."),
@@ -64,7 +66,7 @@ def talk(
     from rigs.atomic import check_writable
     from rigs.errors import AffectStudioError
 
-    spoken = read_transcript(transcript, text)
+    spoken = read_transcript(transcript, text, audio)
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
     spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))
