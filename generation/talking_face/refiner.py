@@ -51,7 +51,7 @@ def load_inpainting_pipeline(model_dir: str | Path, device: str):
 
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     try:
-        pipe = AutoPipelineForInpainting.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+        pipe = AutoPipelineForInpainting.from_pretrained(folder, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as error:
         raise InputFileError(folder, f"cannot load the inpainting pipeline: {error}") from error
     pipe = pipe.to(device)
