@@ -40,7 +40,7 @@ def lip_contrast(image: np.ndarray, landmarks: np.ndarray) -> float | None:
     to judge."""
     points = np.asarray(landmarks, np.float64)[:, :2]
     outer = np.concatenate([points[LIPS_OUTER_UPPER], points[LIPS_OUTER_LOWER[-2:0:-1]]])
-    if np.ptp(outer[:, 0]) < MIN_MOUTH_WIDTH:
+    if np.linalg.norm(points[LIPS_OUTER_UPPER[0]] - points[LIPS_OUTER_UPPER[-1]]) < MIN_MOUTH_WIDTH:
         return None
     inner = np.concatenate([points[LIPS_INNER_UPPER], points[LIPS_INNER_LOWER[-2:0:-1]]])
     grown = (outer - outer.mean(0)) * RING_SCALE + outer.mean(0)

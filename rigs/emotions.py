@@ -6,11 +6,9 @@ their classes differently; they are mapped to these names by name, never by inde
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 
-from rigs.errors import AffectStudioError
+from rigs.errors import AffectStudioError, did_you_mean
 
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 EMOTION_INDEX: dict[str, int] = {name: i for i, name in enumerate(EMOTIONS)}
@@ -46,9 +44,7 @@ class UnknownEmotionError(AffectStudioError):
     def __init__(self, name: str, context: str | None = None):
         self.name = name
         where = f" in {context!r}" if context and context.strip() != name.strip() else ""
-        key = name.strip().lower()
-        close = difflib.get_close_matches(key, [*EMOTIONS, *ALIASES], n=1, cutoff=0.6)
-        hint = f" (did you mean {ALIASES.get(close[0], close[0])!r}?)" if close else ""
+        hint = did_you_mean(name.strip().lower(), [*EMOTIONS, *ALIASES], suggest=ALIASES)
         super().__init__(f"unknown emotion {name!r}{where}{hint}; valid emotions: {', '.join(EMOTIONS)}")
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+
+def did_you_mean(word: str, choices: Iterable[str], suggest: Mapping[str, str] | None = None) -> str:
+    """`" (did you mean 'happy'?)"` for the choice closest to a mistyped `word`, or "" when none is close;
+    `suggest` maps a matched choice to the name to offer instead (an alias to what it stands for)."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    if not close:
+        return ""
+    return f" (did you mean {(suggest or {}).get(close[0], close[0])!r}?)"
 
 
 class AffectStudioError(Exception):

@@ -55,7 +55,10 @@ def tiny_run(identities_dir, face_analyzer, tmp_path_factory):
 @pytest.mark.parametrize(
     "fields, fragments",
     [
-        ({"emotions": ["happy", "hapy"]}, ["'emotions[1]'", "'hapy'", "allowed: neutral, happy, sad"]),
+        (
+            {"emotions": ["happy", "hapy"]},
+            ["'emotions[1]'", "'hapy' (did you mean 'happy'?)", "valid emotions: neutral, happy, sad"],
+        ),
         ({"emotions": []}, ["'emotions'", "empty"]),
         ({"emotions": ["joy", "happy"]}, ["'emotions[1]'", "listed twice"]),
         ({"resolution": 300}, ["'resolution'", "allowed: 128, 224, 256, 384, 512, 1024"]),

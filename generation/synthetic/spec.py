@@ -14,7 +14,6 @@ allowed values (`SpecError`), e.g. `spec field 'resolution': 300 is not allowed;
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rigs.emotions import EMOTIONS, UnknownEmotionError, canonical_emotion
-from rigs.errors import AffectStudioError, InputFileError
+from rigs.errors import AffectStudioError, InputFileError, did_you_mean
 from rigs.facs import ACTION_UNIT_BY_NUMBER
 
 ALLOWED_RESOLUTIONS = (128, 224, 256, 384, 512, 1024)
@@ -35,7 +34,7 @@ GAZE_LIMIT_DEG = 25.0
 
 
 class SpecError(AffectStudioError):
-    """A spec field with a bad value: `spec field 'emotions[1]': unknown emotion 'hapy'; allowed: ...`."""
+    """A spec field with a bad value: `spec field 'intensities[0]': 1.5 is out of range; allowed: 0.05 to 1`."""
 
     def __init__(self, field_name: str, problem: str, source: str | Path | None = None):
         self.field = field_name
@@ -92,8 +91,7 @@ def _sequence(name: str, value: Any) -> list[Any]:
 def _no_unknown_keys(name: str, given: Mapping[str, Any], allowed: Sequence[str]) -> None:
     for key in given:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(key), allowed)
             where = f"{name}.{key}" if name else str(key)
             raise SpecError(where, f"unknown field{hint}; allowed fields: {', '.join(allowed)}")
 
@@ -271,8 +269,8 @@ class DatasetSpec:
                 raise SpecError(f"emotions[{i}]", f"expected an emotion name; allowed: {', '.join(EMOTIONS)}")
             try:
                 emotion = canonical_emotion(name)
-            except UnknownEmotionError:
-                raise SpecError(f"emotions[{i}]", f"unknown emotion {name!r}; allowed: {', '.join(EMOTIONS)}") from None
+            except UnknownEmotionError as error:
+                raise SpecError(f"emotions[{i}]", str(error)) from None
             if emotion in emotions:
                 raise SpecError(f"emotions[{i}]", f"{name!r} is listed twice")
             emotions.append(emotion)
