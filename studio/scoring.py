@@ -9,7 +9,8 @@ Every frame goes through the face landmarker in tracking mode once; from that on
 
 - **motion fidelity**: per channel, Pearson r between the requested curve and the re-detected
   blendshape minus the portrait's own resting value (channels whose request barely moves are skipped,
-  and named); plus how many frames had a face at all;
+  and named; a blendshape the landmarker barely sees move, as it never sees mouthClose, is flagged: its r
+  is noise); plus how many frames had a face at all;
 - **emotion readability (Acc_emo)**: the FER ensemble on every `sample_every`-th frame; the fraction of
   frames (requested intensity > 0.3) whose top class is the requested dominant class, and the mean
   probability given to the requested class;
@@ -58,6 +59,8 @@ from rigs.motion import HEAD_CHANNELS, FaceMotion
 FIDELITY_CHANNELS: tuple[str, ...] = (*RELIABLE_BLENDSHAPES, *HEAD_CHANNELS)
 # A channel is scored only if its request moves: standard deviation at least this (weights, degrees).
 MIN_REQUESTED_STD = {"weight": 0.02, "degrees": 0.5}
+# A scored blendshape whose re-detected value moves less than this (standard deviation, weight) is flagged.
+FLAT_DETECTED_STD = 0.002
 # What the plot shows (and the report keeps per frame): name -> the channels averaged into it.
 PLOT_CURVES: dict[str, tuple[str, ...]] = {
     "jawOpen": ("jawOpen",),
@@ -226,7 +229,8 @@ def _number(value: float | None) -> float | None:
 class ChannelFidelity:
     """One channel: Pearson `r` (and its optimistic `p`) of requested vs re-detected over `frames`
     frames with a face; `gain` = slope of (re-detected - `rest`) on requested; `rest` = the portrait's
-    own value (blendshape score, or head angle in degrees)."""
+    own value (blendshape score, or head angle in degrees); `detected_std` = how much the re-detected
+    value moved (NaN in reports saved before it was kept)."""
 
     r: float
     p: float
@@ -234,6 +238,13 @@ class ChannelFidelity:
     rest: float
     requested_std: float
     frames: int
+    detected_std: float = math.nan
+
+    @property
+    def barely_detected(self) -> bool:
+        """The landmarker hardly saw this blendshape move, so its r is noise (MediaPipe's mouthClose stays
+        under 0.005 on every frame of a talking face, sealed lips over a dropped jaw included)."""
+        return self.detected_std < FLAT_DETECTED_STD
 
 
 @dataclass
@@ -355,7 +366,10 @@ class ScoreReport:
         table.add_row("face found", f"{self.detected_fraction:.1%}", "frames where the landmarker re-detected a face")
         table.add_row("motion fidelity", _text(self.mean_r), f"mean Pearson r over {len(self.channels)} channel(s)")
         for name, c in self.channels.items():
-            table.add_row(f"  {name}", _text(c.r), f"n={c.frames}, p={_text(c.p, '.1e')}, gain={_text(c.gain, '.2f')}")
+            detail = f"n={c.frames}, p={_text(c.p, '.1e')}, gain={_text(c.gain, '.2f')}"
+            if c.barely_detected and name not in HEAD_CHANNELS:
+                detail += f"; re-detected value barely moves (std {c.detected_std:.4f}): r is noise"
+            table.add_row(f"  {name}", _text(c.r), detail)
         if self.skipped_channels:
             table.add_row("  skipped", str(len(self.skipped_channels)), ", ".join(self.skipped_channels))
         table.add_row(
@@ -623,7 +637,10 @@ class VideoScorer:
             r, used = pearson(asked, seen)
             ok = np.isfinite(asked) & np.isfinite(seen)
             gain = float(np.polyfit(asked[ok], seen[ok], 1)[0]) if used >= 3 else math.nan
-            channels[name] = ChannelFidelity(r, pearson_p_value(r, used), gain, rest_values[name], std, used)
+            detected_std = float(np.nanstd(seen)) if np.isfinite(seen).any() else math.nan
+            channels[name] = ChannelFidelity(
+                r, pearson_p_value(r, used), gain, rest_values[name], std, used, detected_std
+            )
 
         report = ScoreReport(
             frames=n, fps=float(fps), sample_every=sample_every,

@@ -163,6 +163,19 @@ def test_the_report_round_trips_and_reads(report, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+def test_a_blendshape_the_landmarker_never_sees_move_is_flagged_as_noise(report):
+    assert report.channels["jawOpen"].detected_std > 0.02 and not report.channels["jawOpen"].barely_detected
+    data = report.to_dict()
+    # what the demo's mouthClose looks like: requested, scored, but re-detected at std 0.0005 (r -0.37)
+    data["channels"]["mouthClose"] = {**data["channels"]["jawOpen"], "r": -0.37, "detected_std": 0.0005}
+    flagged = ScoreReport.from_dict(data)
+    console = Console(record=True, width=200)
+    console.print(flagged.table())
+    rows = {line.split()[1]: line for line in console.export_text().splitlines() if line.startswith("│   ")}
+    assert "barely moves (std 0.0005): r is noise" in rows["mouthClose"]
+    assert "barely moves" not in rows["jawOpen"] and "barely moves" not in rows["eyeBlinkLeft"]
+
+
 def test_without_emotion_or_audio_those_parts_stay_empty(case, scorer, portrait, tmp_path):
     short = FaceMotion.still(8, FPS)
     result = scorer(case["frames"][:8], short, portrait=portrait)
