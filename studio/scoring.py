@@ -9,7 +9,7 @@ Every frame goes through the face landmarker in tracking mode once; from that on
 
 - **motion fidelity**: per channel, Pearson r between the requested curve and the re-detected
   blendshape minus the portrait's own resting value (channels whose request barely moves are skipped,
-  and named; a blendshape the landmarker barely sees move, as it never sees mouthClose, is flagged: its r
+  and named; a channel the landmarker barely sees move, as it never sees mouthClose, is flagged: its r
   is noise); plus how many frames had a face at all;
 - **emotion readability (Acc_emo)**: the FER ensemble on every `sample_every`-th frame; the fraction of
   frames (requested intensity > 0.3) whose top class is the requested dominant class, and the mean
@@ -59,8 +59,10 @@ from rigs.motion import HEAD_CHANNELS, FaceMotion
 FIDELITY_CHANNELS: tuple[str, ...] = (*RELIABLE_BLENDSHAPES, *HEAD_CHANNELS)
 # A channel is scored only if its request moves: standard deviation at least this (weights, degrees).
 MIN_REQUESTED_STD = {"weight": 0.02, "degrees": 0.5}
-# A scored blendshape whose re-detected value moves less than this (standard deviation, weight) is flagged.
-FLAT_DETECTED_STD = 0.002
+# A scored channel whose re-detected value moves less than this is flagged, its r being noise (weights,
+# degrees): MediaPipe's mouthClose stays under 0.005 on every frame of a talking face (std 0.0005-0.001),
+# sealed lips over a dropped jaw included.
+MIN_DETECTED_STD = {"weight": 0.002, "degrees": 0.05}
 # What the plot shows (and the report keeps per frame): name -> the channels averaged into it.
 PLOT_CURVES: dict[str, tuple[str, ...]] = {
     "jawOpen": ("jawOpen",),
@@ -240,12 +242,6 @@ class ChannelFidelity:
     frames: int
     detected_std: float = math.nan
 
-    @property
-    def barely_detected(self) -> bool:
-        """The landmarker hardly saw this blendshape move, so its r is noise (MediaPipe's mouthClose stays
-        under 0.005 on every frame of a talking face, sealed lips over a dropped jaw included)."""
-        return self.detected_std < FLAT_DETECTED_STD
-
 
 @dataclass
 class ScoreReport:
@@ -367,7 +363,7 @@ class ScoreReport:
         table.add_row("motion fidelity", _text(self.mean_r), f"mean Pearson r over {len(self.channels)} channel(s)")
         for name, c in self.channels.items():
             detail = f"n={c.frames}, p={_text(c.p, '.1e')}, gain={_text(c.gain, '.2f')}"
-            if c.barely_detected and name not in HEAD_CHANNELS:
+            if c.detected_std < MIN_DETECTED_STD[_unit(name)]:
                 detail += f"; re-detected value barely moves (std {c.detected_std:.4f}): r is noise"
             table.add_row(f"  {name}", _text(c.r), detail)
         if self.skipped_channels:
@@ -629,15 +625,14 @@ class VideoScorer:
         channels, skipped = {}, []
         for j, name in enumerate(FIDELITY_CHANNELS):
             asked, seen = requested_curves[name], redetected[:, j] - rest_values[name]
-            unit = "degrees" if name in HEAD_CHANNELS else "weight"
             std = float(np.nanstd(asked)) if np.isfinite(asked).any() else 0.0
-            if std < MIN_REQUESTED_STD[unit]:
+            if std < MIN_REQUESTED_STD[_unit(name)]:
                 skipped.append(name)
                 continue
             r, used = pearson(asked, seen)
             ok = np.isfinite(asked) & np.isfinite(seen)
             gain = float(np.polyfit(asked[ok], seen[ok], 1)[0]) if used >= 3 else math.nan
-            detected_std = float(np.nanstd(seen)) if np.isfinite(seen).any() else math.nan
+            detected_std = float(seen[ok].std()) if used else math.nan
             channels[name] = ChannelFidelity(
                 r, pearson_p_value(r, used), gain, rest_values[name], std, used, detected_std
             )
@@ -689,6 +684,11 @@ class VideoScorer:
         if seam is not None and seam.values:
             report.seam_flicker, report.seam_flicker_max = float(np.mean(seam.values)), float(np.max(seam.values))
         return report
+
+
+def _unit(name: str) -> str:
+    """A fidelity channel's unit: "degrees" for the head, "weight" for blendshapes."""
+    return "degrees" if name in HEAD_CHANNELS else "weight"
 
 
 def _channel_value(face: FaceObservation, name: str) -> float:

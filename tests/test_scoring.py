@@ -164,7 +164,7 @@ def test_the_report_round_trips_and_reads(report, tmp_path):
 
 
 def test_a_blendshape_the_landmarker_never_sees_move_is_flagged_as_noise(report):
-    assert report.channels["jawOpen"].detected_std > 0.02 and not report.channels["jawOpen"].barely_detected
+    assert report.channels["jawOpen"].detected_std > 0.02
     data = report.to_dict()
     # what the demo's mouthClose looks like: requested, scored, but re-detected at std 0.0005 (r -0.37)
     data["channels"]["mouthClose"] = {**data["channels"]["jawOpen"], "r": -0.37, "detected_std": 0.0005}
