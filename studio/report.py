@@ -10,33 +10,41 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 
 
 def faces_table(faces: list[FaceAnalysis], title: str) -> Table:
-    """One row per face: emotions, derived V/A, head pose, strongest blendshapes and AUs."""
+    """One column per face, one row per measure: box, emotions, derived V/A, head pose, strongest
+    blendshapes and AUs. Faces are columns so that a face gets the terminal's width (ARKit names do not
+    wrap), which a row per face could not give in 80 columns."""
     table = Table(title=title, show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("box (px)")
-    table.add_column("emotion (top 3)")
-    table.add_column("valence / arousal\n(derived)")
-    table.add_column("head pose (deg)\nyaw / pitch / roll")
-    table.add_column("strongest blendshapes")
-    table.add_column("strongest AUs")
-    for number, analysis in enumerate(faces, start=1):
-        face = analysis.face
-        emotions = "\n".join(f"{name} {p:.0%}" for name, p in analysis.emotion.ranked()[:3])
-        order = face.blendshapes.argsort()[::-1][:4]
-        shapes = "\n".join(f"{ARKIT_NAMES[i]} {face.blendshapes[i]:.2f}" for i in order)
-        aus = sorted(analysis.action_units.items(), key=lambda kv: -kv[1])[:4]
-        au_text = "\n".join(f"AU{n} {ACTION_UNIT_BY_NUMBER[n].name} {v:.2f}" for n, v in aus)
-        pose = face.head_pose
+    table.add_column("", style="bold")
+    for number in range(1, len(faces) + 1):
+        table.add_column(f"face #{number}", overflow="fold")
+    cells: dict[str, list[str]] = {
+        "box (px)": [],
+        "emotion (top 3)": [],
+        "valence / arousal (derived)": [],
+        "head yaw / pitch / roll (deg)": [],
+        "strongest blendshapes": [],
+        "strongest AUs": [],
+    }
+    for analysis in faces:
+        face, pose = analysis.face, analysis.face.head_pose
         x0, y0, x1, y1 = face.box
-        table.add_row(
-            str(number),
-            f"{x0:.0f},{y0:.0f}\n{x1 - x0:.0f}x{y1 - y0:.0f}",
-            emotions,
-            f"{analysis.emotion.valence:+.2f} / {analysis.emotion.arousal:+.2f}",
-            f"{pose.yaw:+.1f} / {pose.pitch:+.1f} / {pose.roll:+.1f}",
-            shapes,
-            au_text,
-        )
+        order = face.blendshapes.argsort()[::-1][:4]
+        aus = sorted(analysis.action_units.items(), key=lambda kv: -kv[1])[:4]
+        for name, text in zip(
+            cells,
+            (
+                f"{x0:.0f},{y0:.0f} {x1 - x0:.0f}x{y1 - y0:.0f}",
+                "\n".join(f"{name} {p:.0%}" for name, p in analysis.emotion.ranked()[:3]),
+                f"{analysis.emotion.valence:+.2f} / {analysis.emotion.arousal:+.2f}",
+                f"{pose.yaw:+.1f} / {pose.pitch:+.1f} / {pose.roll:+.1f}",
+                "\n".join(f"{ARKIT_NAMES[i]} {face.blendshapes[i]:.2f}" for i in order),
+                "\n".join(f"AU{n} {ACTION_UNIT_BY_NUMBER[n].name} {v:.2f}" for n, v in aus),
+            ),
+            strict=True,
+        ):
+            cells[name].append(text)
+    for name, row in cells.items():
+        table.add_row(name, *row)
     return table
 
 

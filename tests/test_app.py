@@ -194,7 +194,7 @@ def test_analyze_image(client):
     assert "1 face(s)" in summary and "derived" in summary
     assert Path(image).name == "portrait_faces.png" and video is None
     assert len(plots) == 2 and all(Path(p["image"]).stat().st_size > 5000 for p in plots)
-    assert len(table["data"]) == 1 and "emotion (top 3)" in table["headers"]
+    assert table["headers"] == ["", "face #1"] and "emotion (top 3)" in [row[0] for row in table["data"]]
     assert "portrait_analysis.json" in {Path(f).name for f in files}
 
 

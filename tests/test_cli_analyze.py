@@ -42,6 +42,8 @@ def test_analyze_image_writes_json_and_annotated_png(tmp_path, capsys):
     assert run_cli(["analyze", PORTRAIT, "--json", out_json, "--annotate", out_png]) == 0
     printed = capsys.readouterr().out
     assert "happy" in printed and "1 face(s)" in printed
+    # the face table fits a terminal (80 columns under pytest) without cutting ARKit names short
+    assert "mouthSmileRight 0.9" in printed and "…" not in printed
     data = json.loads(out_json.read_text())
     assert len(data["faces"]) == 1
     face = data["faces"][0]

@@ -8,56 +8,48 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from rigs.export import available_formats
 from studio.cli import app, console
+from studio.commands import options
 from studio.commands.analyze import read_transcript
 
 log = logging.getLogger(__name__)
-
-DEFAULT_FORMATS = "livelink,metahuman,gltf,json,rhubarb,rhubarb_json"
-
-
-def emotion_option(emotion: str | None, valence: float | None, arousal: float | None, track: str | None) -> str:
-    """Combine --emotion / --valence+--arousal / --emotion-track into one emotion spec string."""
-    from rigs.errors import AffectStudioError
-
-    given = [name for name, value in (("--emotion", emotion), ("--emotion-track", track)) if value is not None]
-    if valence is not None or arousal is not None:
-        if valence is None or arousal is None:
-            raise AffectStudioError("give both --valence and --arousal (each in [-1, 1])")
-        given.append("--valence/--arousal")
-    if len(given) > 1:
-        raise AffectStudioError(f"choose one of {', '.join(given)}")
-    if valence is not None:
-        return f"va:{valence},{arousal}"
-    return track or emotion or "auto"
 
 
 @app.command()
 def rig(
     audio: Path | None = typer.Argument(None, help="Speech to animate (WAV, FLAC, OGG, MP3, M4A, or a video)."),
-    out: Path = typer.Option(Path("out/rig"), "--out", "-o", help="Folder for the exported curves."),
-    transcript: Path | None = typer.Option(None, "--transcript", help="What is said, as a text file."),
-    text: str | None = typer.Option(
-        None, "--text", help="What is said: spoken by offline TTS, or with AUDIO its transcript."
+    text: str | None = options.TEXT,
+    transcript: Path | None = options.TRANSCRIPT,
+    voice: str = options.VOICE,
+    emotion: str | None = options.EMOTION_NAME,
+    valence: float | None = options.VALENCE,
+    arousal: float | None = options.AROUSAL,
+    emotion_track: str | None = options.EMOTION_TRACK,
+    expression_scale: float = options.EXPRESSION_SCALE,
+    mouth_amplitude: float = typer.Option(
+        1.0, "--mouth-amplitude", help="Lip-sync articulation scale.", rich_help_panel=options.MOTION
     ),
-    voice: str = typer.Option("espeak:en-us", "--voice", help="TTS voice for --text without audio."),
-    emotion: str | None = typer.Option(
-        None, "--emotion", help="An emotion and intensity, e.g. happy:0.8 (default: estimated from the speech)."
+    head_motion: float = options.HEAD_MOTION,
+    blink_rate: float = options.BLINK_RATE,
+    gaze: bool = typer.Option(True, "--gaze/--no-gaze", help="Eye saccades.", rich_help_panel=options.MOTION),
+    seed: int = options.SEED,
+    out: Path = typer.Option(
+        Path("out/rig"), "--out", "-o", help="Folder for the exported curves.", rich_help_panel=options.OUTPUT
     ),
-    valence: float | None = typer.Option(None, "--valence", min=-1, max=1, help="Emotion as valence in [-1, 1]..."),
-    arousal: float | None = typer.Option(None, "--arousal", min=-1, max=1, help="...and arousal in [-1, 1]."),
-    emotion_track: str | None = typer.Option(
-        None, "--emotion-track", help='Keyframes, e.g. "0s:neutral,2s:angry:0.7,4s:happy".'
+    formats: str = typer.Option(
+        "all",
+        "--formats",
+        help=f"Comma-separated export formats, or all: {', '.join(available_formats())}.",
+        rich_help_panel=options.OUTPUT,
     ),
-    fps: float = typer.Option(60.0, "--fps", help="Frame rate: 24, 25, 30, 50 or 60."),
-    formats: str = typer.Option(DEFAULT_FORMATS, "--formats", help="Comma-separated export formats."),
-    head_motion: float = typer.Option(1.0, "--head-motion", help="Head motion scale (0 = still)."),
-    blink_rate: float = typer.Option(1.0, "--blink-rate", help="Blink rate scale (0 = no blinks)."),
-    expression_scale: float = typer.Option(1.0, "--expression-scale", help="Emotion strength scale."),
-    mouth_amplitude: float = typer.Option(1.0, "--mouth-amplitude", help="Lip-sync articulation scale."),
-    gaze: bool = typer.Option(True, "--gaze/--no-gaze", help="Eye saccades."),
-    seed: int = typer.Option(0, "--seed", help="Seed for blinks, gaze and head motion."),
-    preview: bool = typer.Option(True, "--preview/--no-preview", help="Also render a mesh preview MP4 with the audio."),
+    fps: float = typer.Option(60.0, "--fps", help="Frame rate: 24, 25, 30, 50 or 60.", rich_help_panel=options.OUTPUT),
+    preview: bool = typer.Option(
+        True,
+        "--preview/--no-preview",
+        help="Also render a mesh preview MP4 with the audio.",
+        rich_help_panel=options.OUTPUT,
+    ),
 ) -> None:
     """Make facial animation curves from SPEECH (or from --text alone) and export them.
 
@@ -83,8 +75,12 @@ def rig(
     spoken = read_transcript(transcript, text, audio)
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
-    spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))
-    wanted = check_formats(f.strip() for f in formats.split(",") if f.strip())
+    spec = parse_emotion_spec(options.emotion_option(emotion, valence, arousal, emotion_track))
+    wanted = (
+        available_formats()
+        if formats.strip() == "all"
+        else check_formats(f.strip() for f in formats.split(",") if f.strip())
+    )
     check_writable_folder(out)
     config = MotionConfig(
         fps=fps,

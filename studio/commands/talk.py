@@ -10,8 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from studio.cli import app, console
+from studio.commands import options
 from studio.commands.analyze import read_transcript
-from studio.commands.rig import emotion_option
 
 log = logging.getLogger(__name__)
 
@@ -20,31 +20,49 @@ log = logging.getLogger(__name__)
 def talk(
     portrait: Path = typer.Argument(..., help="A photo with a face (PNG, JPEG, ...), any size."),
     audio: Path | None = typer.Argument(None, help="Speech (WAV, FLAC, OGG, MP3, M4A); or use --text."),
-    out: str = typer.Option(
-        "out/talk.mp4", "--out", "-o", help="The MP4 to write, or a folder (ending in /) for PORTRAIT's name.mp4."
-    ),
-    text: str | None = typer.Option(
-        None, "--text", help="What is said: spoken by offline TTS, or with AUDIO its transcript."
-    ),
-    transcript: Path | None = typer.Option(None, "--transcript", help="What is said, as a text file."),
-    voice: str = typer.Option("espeak:en-us", "--voice", help="TTS voice for --text without audio."),
-    emotion: str | None = typer.Option(None, "--emotion", help="e.g. happy:0.8 (default: from the speech)."),
-    valence: float | None = typer.Option(None, "--valence", min=-1, max=1, help="Emotion as valence..."),
-    arousal: float | None = typer.Option(None, "--arousal", min=-1, max=1, help="...and arousal."),
-    emotion_track: str | None = typer.Option(None, "--emotion-track", help='e.g. "0s:neutral,2s:happy:0.8".'),
-    resolution: int = typer.Option(512, "--resolution", help="Face render size: 256, 512 or 1024."),
-    fps: float = typer.Option(25.0, "--fps", help="Video frame rate: 24, 25, 30, 50 or 60."),
-    head_motion: float = typer.Option(1.0, "--head-motion", help="Head motion scale (0 = still)."),
-    expression_scale: float = typer.Option(1.0, "--expression-scale", help="Emotion strength scale."),
-    blink_rate: float = typer.Option(1.0, "--blink-rate", help="Blink rate scale (0 = no blinks)."),
+    text: str | None = options.TEXT,
+    transcript: Path | None = options.TRANSCRIPT,
+    voice: str = options.VOICE,
+    emotion: str | None = options.EMOTION_NAME,
+    valence: float | None = options.VALENCE,
+    arousal: float | None = options.AROUSAL,
+    emotion_track: str | None = options.EMOTION_TRACK,
+    expression_scale: float = options.EXPRESSION_SCALE,
     wrinkles: float = typer.Option(
-        0.35, "--wrinkles", min=0, max=1, help="Depth of expression creases (nose, brows, cheeks); 0 = none."
+        0.35,
+        "--wrinkles",
+        min=0,
+        max=1,
+        help="Depth of expression creases (nose, brows, cheeks); 0 = none.",
+        rich_help_panel=options.EMOTION,
     ),
-    face_index: int = typer.Option(0, "--face-index", min=0, help="Which face to animate, largest first."),
-    score: bool = typer.Option(True, "--score/--no-score", help="Re-measure the video and print a score card."),
-    seed: int = typer.Option(0, "--seed", help="Seed for blinks, gaze and head motion."),
+    head_motion: float = options.HEAD_MOTION,
+    blink_rate: float = options.BLINK_RATE,
+    seed: int = options.SEED,
+    resolution: int = typer.Option(
+        512, "--resolution", help="Face render size: 256, 512 or 1024.", rich_help_panel=options.VIDEO
+    ),
+    fps: float = typer.Option(
+        25.0, "--fps", help="Video frame rate: 24, 25, 30, 50 or 60.", rich_help_panel=options.VIDEO
+    ),
+    face_index: int = typer.Option(
+        0, "--face-index", min=0, help="Which face to animate, largest first.", rich_help_panel=options.VIDEO
+    ),
     refiner: Path | None = typer.Option(
-        None, "--refiner", help="A local diffusers inpainting pipeline folder: repaints the mouth (slow without a GPU)."
+        None,
+        "--refiner",
+        help="A local diffusers inpainting pipeline folder: repaints the mouth (slow without a GPU).",
+        rich_help_panel=options.VIDEO,
+    ),
+    out: str = typer.Option(
+        "out/talk.mp4",
+        "--out",
+        "-o",
+        help="The MP4 to write, or a folder (ending in /) for PORTRAIT's name.mp4.",
+        rich_help_panel=options.OUTPUT,
+    ),
+    score: bool = typer.Option(
+        True, "--score/--no-score", help="Re-measure the video and print a score card.", rich_help_panel=options.OUTPUT
     ),
 ) -> None:
     """Make PORTRAIT speak AUDIO (or --text), with an emotion, as an MP4 with sound.
@@ -69,7 +87,7 @@ def talk(
     spoken = read_transcript(transcript, text, audio)
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
-    spec = parse_emotion_spec(emotion_option(emotion, valence, arousal, emotion_track))
+    spec = parse_emotion_spec(options.emotion_option(emotion, valence, arousal, emotion_track))
     video = check_writable(video_output_path(out, portrait))
     motion = MotionConfig(
         fps=fps, seed=seed, head_motion=head_motion, expression_scale=expression_scale, blink_rate=blink_rate

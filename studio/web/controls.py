@@ -21,7 +21,7 @@ TIMELINE_HINT = "0s:neutral, 1s:happy:0.8, 2.5s:surprised"
 def emotion_text(mode: str, emotion: str, intensity: float, valence: float, arousal: float, timeline: str) -> str:
     """The picker's state as an emotion spec string (`happy:0.8`, `va:0.6,0.4`, keyframes or `auto`)."""
     from rigs.errors import AffectStudioError
-    from studio.commands.rig import emotion_option
+    from studio.commands.options import emotion_option
 
     if mode == CLASS:
         return emotion_option(f"{emotion or 'neutral'}:{float(intensity):.2f}", None, None, None)
