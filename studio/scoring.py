@@ -298,7 +298,8 @@ class ScoreReport:
 
     @property
     def mean_r(self) -> float | None:
-        """Mean Pearson r over the scored channels."""
+        """Mean Pearson r over the scored channels, including those flagged as barely moving: leaving them
+        out would let a frozen render (nothing moves, so everything is "noise") escape this number."""
         values = [c.r for c in self.channels.values() if np.isfinite(c.r)]
         return float(np.mean(values)) if values else None
 
