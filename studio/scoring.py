@@ -80,6 +80,7 @@ EYE_OUTER_CORNERS = (33, 263)  # inter-ocular distance
 INNER_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))  # upper, lower inner-lip points across the mouth
 
 EMOTION_MIN_INTENSITY = 0.3
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 pixels
 LIPSYNC_MAX_LAG_S = 0.5
 BATCH = 16  # sampled frames per FER / identity batch
 
@@ -221,6 +222,23 @@ def _array(values) -> np.ndarray:
 def _text(value, spec: str = ".3f") -> str:
     """A number for people; '—' for None or NaN."""
     return "—" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:{spec}}"
+
+
+def nearest_face(faces: list[FaceObservation], box: Box | None) -> FaceObservation | None:
+    """The face to score among `faces` (largest first): the largest if `box` is None, else the one whose
+    centre is nearest the centre of `box` `(x0, y0, x1, y1)`, provided it is within one box width of it
+    (farther away it is another face, and the animated one was not found)."""
+    if not faces:
+        return None
+    if box is None:
+        return faces[0]
+    centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2
+
+    def distance(face: FaceObservation) -> float:
+        return float(np.hypot(*(np.array([face.box[0] + face.box[2], face.box[1] + face.box[3]]) / 2 - centre)))
+
+    closest = min(faces, key=distance)
+    return closest if distance(closest) <= box[2] - box[0] else None
 
 
 def _number(value: float | None) -> float | None:
@@ -559,6 +577,7 @@ class VideoScorer:
         sample_every: int = 1,
         crop_box: tuple[float, float, float, float] | None = None,
         seam_width: float | None = None,
+        face_box: Box | None = None,
     ) -> ScoreReport:
         """Score one video against what was asked of it (see `score_video`)."""
         if sample_every < 1:
@@ -577,10 +596,9 @@ class VideoScorer:
                 notes.append("audio: the video's own track")
 
         # The portrait at rest: the reference for blendshapes, head pose, mouth gap and identity.
-        portrait_faces = self.analyzer(portrait)
-        if not portrait_faces:
-            raise ValueError("no face found in the portrait")
-        rest_face = portrait_faces[0]
+        rest_face = nearest_face(self.analyzer(portrait), face_box)
+        if rest_face is None:
+            raise ValueError("no face found in the portrait" + (f" near {face_box}" if face_box else ""))
         rest_values = {name: _channel_value(rest_face, name) for name in FIDELITY_CHANNELS}
         rest_gap = mouth_gap(rest_face.landmarks)
         rest_identity = self.identity(portrait, [rest_face])[0] if self.identity else None
@@ -593,8 +611,9 @@ class VideoScorer:
         jitters: list[float] = []
         previous_landmarks: np.ndarray | None = None
         nan_row = np.full(len(FIDELITY_CHANNELS), np.nan)
-        for index, (seconds, frame, faces) in enumerate(self.analyzer.track(_timed_frames(video, fps))):
-            face = faces[0] if faces else None
+        tracked = self.analyzer.track(_timed_frames(video, fps), around=face_box)
+        for index, (seconds, frame, faces) in enumerate(tracked):
+            face = nearest_face(faces, face_box)
             times.append(seconds)
             if face is None:
                 values.append(nan_row)
@@ -752,6 +771,7 @@ def score_video(
     *,
     crop_box: tuple[float, float, float, float] | None = None,
     seam_width: float | None = None,
+    face_box: Box | None = None,
 ) -> ScoreReport:
     """Score a generated talking-face video against what was requested, in one streaming pass.
 
@@ -765,7 +785,9 @@ def score_video(
       reused), a `FaceAnalyzer`, or None (defaults built for this call: build a `VideoScorer` once when
       scoring many videos);
     - `sample_every`: FER and identity run on every k-th frame (the landmarker always runs on all);
-    - `crop_box`: `(x0, y0, x1, y1)` frame pixels of the paste-back window, for the seam flicker check.
+    - `crop_box`: `(x0, y0, x1, y1)` frame pixels of the paste-back window, for the seam flicker check;
+    - `face_box`: `(x0, y0, x1, y1)` pixels of the animated face in the portrait (and the frames), for a
+      picture with several faces (None: the largest, see `nearest_face`).
 
     Returns a `ScoreReport`.
     """
@@ -777,7 +799,7 @@ def score_video(
         scorer = VideoScorer.from_pipeline(analyzer)
     return scorer(
         video, requested, portrait=portrait, fps=fps, emotion=emotion, audio=audio, sample_every=sample_every,
-        crop_box=crop_box, seam_width=seam_width,
+        crop_box=crop_box, seam_width=seam_width, face_box=face_box,
     )  # fmt: skip
 
 
@@ -791,7 +813,8 @@ def score_talking_face(
     result, portrait: np.ndarray, sample_every: int = 2, scorer: VideoScorer | None = None
 ) -> ScoreReport:
     """Score a `TalkingFaceResult` against what was asked of it (the scorer `TalkingFacePipeline` takes):
-    its motion, its emotion track, its speech and the paste-back window for the seam check. `scorer`:
+    its motion, its emotion track, its speech, the face it animated and the paste-back window for the
+    seam check. `scorer`:
     the `VideoScorer` to use (default: the process-wide `shared_scorer()`; the web app passes one built
     on its thread-safe, shared landmarker)."""
     x0, y0, x1, y1 = result.crop_box
@@ -806,4 +829,5 @@ def score_talking_face(
         sample_every=sample_every,
         crop_box=result.crop_box,
         seam_width=max(4.0, 0.04 * (x1 - x0)),
+        face_box=result.face.box,
     )

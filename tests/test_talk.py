@@ -16,6 +16,7 @@ from recognition.tts import synthesize
 from rigs.assets import sample_path
 from rigs.errors import AffectStudioError, InputFileError
 from studio.commands.talk import video_output_path
+from studio.scoring import VideoScorer, score_talking_face
 from tests.test_cli_analyze import assert_one_line_error, run_cli
 from tests.test_mouth_cover import covered
 
@@ -73,14 +74,20 @@ def test_the_portrait_may_be_a_pil_image_or_an_rgba_array(pipeline, tmp_path):
             pipeline(bad, text="Hi.", output=tmp_path / "bad.mp4")
 
 
+def two_faces() -> np.ndarray:
+    """The sample portrait (face 0) beside a smaller mirrored copy of it (face 1)."""
+    portrait = np.asarray(Image.open(PORTRAIT).convert("RGB"))
+    two = np.full((512, 512 + 384, 3), 90, np.uint8)
+    two[:, :512] = portrait
+    two[64:448, 512:] = np.asarray(Image.fromarray(portrait).resize((384, 384)))[:, ::-1]
+    return two
+
+
 def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyzer):
     wall = np.full((300, 300, 3), 180, np.uint8)
     with pytest.raises(InputFileError, match="no face found"):
         pipeline(wall, text="Hi.", output=tmp_path / "x.mp4")
-    portrait = np.asarray(Image.open(PORTRAIT).convert("RGB"))
-    two = np.full((512, 512 + 384, 3), 90, np.uint8)
-    two[:, :512] = portrait
-    two[64:448, 512:] = np.asarray(Image.fromarray(portrait).resize((384, 384)))[:, ::-1]  # smaller: face 1
+    two = two_faces()
     second = TalkingFacePipeline(TalkingFaceConfig(resolution=256, face_index=1), analyzer=face_analyzer)
     result = second(two, text="Hi.", output=tmp_path / "two.mp4")
     assert result.face.box[0] > 400  # the mirrored copy on the right
@@ -91,6 +98,20 @@ def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyz
     with pytest.raises(InputFileError, match=r"cameraman.png: the face is turned 5\d degrees"):
         pipeline(sample_path("cameraman.png"), text="Hi.", output=tmp_path / "z.mp4")
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "z.mp4").exists()
+
+
+def test_the_score_measures_the_animated_face_not_the_largest(face_analyzer, analysis_pipeline, tmp_path):
+    scorer = VideoScorer.from_pipeline(analysis_pipeline)
+    second = TalkingFacePipeline(
+        TalkingFaceConfig(resolution=256, face_index=1),
+        analyzer=face_analyzer,
+        scorer=lambda result, image: score_talking_face(result, image, scorer=scorer),
+    )
+    result = second(two_faces(), text="Bob bought a big apple pie for Pam.", output=tmp_path / "two.mp4")
+    jaw = result.score.channels["jawOpen"]
+    # the still, larger face 0 would read a jaw that barely moves (std < 0.002) and an r of noise
+    assert result.score.detected_fraction == 1.0
+    assert jaw.detected_std > 0.02 and jaw.r > 0.6, jaw
 
 
 def test_a_covered_mouth_is_animated_with_a_warning(pipeline, face_analyzer, caplog):
