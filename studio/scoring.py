@@ -410,11 +410,12 @@ class ScoreReport:
             f"static landmarks, inter-ocular distances per frame after removing head motion "
             f"(p95 {_text(self.jitter_p95, '.4f')})",
         )  # fmt: skip
-        table.add_row(
-            "seam flicker",
-            _text(self.seam_flicker, ".2f"),
-            f"grey levels per frame in the paste-back band (max {_text(self.seam_flicker_max, '.2f')})",
-        )
+        if self.seam_flicker is not None:  # None: nothing was pasted back (a close-up, or frames given alone)
+            table.add_row(
+                "seam flicker",
+                _text(self.seam_flicker, ".2f"),
+                f"grey levels per frame in the paste-back band (max {_text(self.seam_flicker_max, '.2f')})",
+            )
         for note in self.notes:
             table.add_row("note", "", note)
         return table
@@ -578,8 +579,10 @@ class VideoScorer:
         crop_box: tuple[float, float, float, float] | None = None,
         seam_width: float | None = None,
         face_box: Box | None = None,
+        frame_face_box: Box | None = None,
     ) -> ScoreReport:
         """Score one video against what was asked of it (see `score_video`)."""
+        frame_face_box = frame_face_box or face_box
         if sample_every < 1:
             raise ValueError("sample_every must be >= 1")
         notes: list[str] = []
@@ -611,9 +614,9 @@ class VideoScorer:
         jitters: list[float] = []
         previous_landmarks: np.ndarray | None = None
         nan_row = np.full(len(FIDELITY_CHANNELS), np.nan)
-        tracked = self.analyzer.track(_timed_frames(video, fps), around=face_box)
+        tracked = self.analyzer.track(_timed_frames(video, fps), around=frame_face_box)
         for index, (seconds, frame, faces) in enumerate(tracked):
-            face = nearest_face(faces, face_box)
+            face = nearest_face(faces, frame_face_box)
             times.append(seconds)
             if face is None:
                 values.append(nan_row)
@@ -772,6 +775,7 @@ def score_video(
     crop_box: tuple[float, float, float, float] | None = None,
     seam_width: float | None = None,
     face_box: Box | None = None,
+    frame_face_box: Box | None = None,
 ) -> ScoreReport:
     """Score a generated talking-face video against what was requested, in one streaming pass.
 
@@ -786,8 +790,9 @@ def score_video(
       scoring many videos);
     - `sample_every`: FER and identity run on every k-th frame (the landmarker always runs on all);
     - `crop_box`: `(x0, y0, x1, y1)` frame pixels of the paste-back window, for the seam flicker check;
-    - `face_box`: `(x0, y0, x1, y1)` pixels of the animated face in the portrait (and the frames), for a
-      picture with several faces (None: the largest, see `nearest_face`).
+    - `face_box`: `(x0, y0, x1, y1)` pixels of the animated face in the portrait, for a picture with
+      several faces (None: the largest, see `nearest_face`); `frame_face_box`: where it is in the video's
+      frames, when they are not the portrait's pixels (a close-up; None: `face_box`).
 
     Returns a `ScoreReport`.
     """
@@ -799,7 +804,7 @@ def score_video(
         scorer = VideoScorer.from_pipeline(analyzer)
     return scorer(
         video, requested, portrait=portrait, fps=fps, emotion=emotion, audio=audio, sample_every=sample_every,
-        crop_box=crop_box, seam_width=seam_width, face_box=face_box,
+        crop_box=crop_box, seam_width=seam_width, face_box=face_box, frame_face_box=frame_face_box,
     )  # fmt: skip
 
 
@@ -818,6 +823,7 @@ def score_talking_face(
     the `VideoScorer` to use (default: the process-wide `shared_scorer()`; the web app passes one built
     on its thread-safe, shared landmarker)."""
     x0, y0, x1, y1 = result.crop_box
+    pasted_back = result.framing == "portrait"  # a close-up has no seam
     return score_video(
         result.video_path,
         result.motion.fps,
@@ -827,7 +833,8 @@ def score_talking_face(
         result.curves.speech.audio,
         analyzer=scorer or shared_scorer(),
         sample_every=sample_every,
-        crop_box=result.crop_box,
+        crop_box=result.crop_box if pasted_back else None,
         seam_width=max(4.0, 0.04 * (x1 - x0)),
         face_box=result.face.box,
+        frame_face_box=result.to_video(result.face.box),
     )

@@ -144,6 +144,13 @@ def test_the_crease_slider_reaches_the_renderer(client, clip):
     assert creased.mean() < plain.mean()  # creases only darken (their lit ridges are faint)
 
 
+def test_a_face_close_up_is_the_rendered_square(client, clip):
+    video, *_ = talk(client, audio=clip, score=False, framing="face")
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (256, 256)  # the face resolution
+
+
 def test_talking_face_from_typed_text_with_a_timeline_unscored(client, face_analyzer, tmp_path):
     """...on a portrait with a hand over the mouth: made all the same, with the warning in the summary."""
     picture = load_image(PORTRAIT)

@@ -100,18 +100,30 @@ def test_no_face_several_faces_and_profile_limit(pipeline, tmp_path, face_analyz
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "z.mp4").exists()
 
 
-def test_the_score_measures_the_animated_face_not_the_largest(face_analyzer, analysis_pipeline, tmp_path):
+@pytest.mark.parametrize("framing", ["portrait", "face"])
+def test_the_score_measures_the_animated_face_not_the_largest(face_analyzer, analysis_pipeline, tmp_path, framing):
     scorer = VideoScorer.from_pipeline(analysis_pipeline)
     second = TalkingFacePipeline(
-        TalkingFaceConfig(resolution=256, face_index=1),
+        TalkingFaceConfig(resolution=256, face_index=1, framing=framing),
         analyzer=face_analyzer,
         scorer=lambda result, image: score_talking_face(result, image, scorer=scorer),
     )
-    result = second(two_faces(), text="Bob bought a big apple pie for Pam.", output=tmp_path / "two.mp4")
+    picture = two_faces()
+    result = second(picture, text="Bob bought a big apple pie for Pam.", output=tmp_path / "two.mp4")
+    with av.open(str(result.video_path)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    # "face": the square the renderer drew around face 1 (the smaller copy on the right), nothing pasted back
+    assert first.shape == ((256, 256, 3) if framing == "face" else picture.shape)
+    assert (result.score.seam_flicker is None) == (framing == "face")
     jaw = result.score.channels["jawOpen"]
     # the still, larger face 0 would read a jaw that barely moves (std < 0.002) and an r of noise
-    assert result.score.detected_fraction == 1.0
+    assert result.score.detected_fraction == 1.0 and result.score.identity_mean > 0.9
     assert jaw.detected_std > 0.02 and jaw.r > 0.6, jaw
+
+
+def test_an_unknown_framing_is_one_line():
+    with pytest.raises(AffectStudioError, match="framing must be one of portrait, face, not 'zoom'"):
+        TalkingFaceConfig(framing="zoom")
 
 
 def test_a_covered_mouth_is_animated_with_a_warning(pipeline, face_analyzer, caplog):

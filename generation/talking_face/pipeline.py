@@ -6,8 +6,9 @@
 
 The recipe: fit the face once; speech -> phones and emotion -> rig curves (`RigCurvesPipeline`); render
 every frame of the curves on the portrait (`WarpRenderer`, or any `Renderer` passed as `renderer=`),
-paste it back into the whole picture and encode it with the audio as it goes (flat memory, however long
-the speech). An optional `scorer` (the studio passes `studio.scoring.score_video`) re-measures the result.
+paste it back into the whole picture (or, with `framing="face"`, keep the square close-up the renderer
+drew) and encode it with the audio as it goes (flat memory, however long the speech). An optional
+`scorer` (the studio passes `studio.scoring.score_talking_face`) re-measures the result.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from rigs.motion import FaceMotion
 
 log = logging.getLogger(__name__)
 
+# What the video shows: the whole picture with the face animated in it, or the square the renderer draws
+# around the face (`resolution` pixels a side, ~2.2 face heights: head and shoulders).
+FRAMINGS = ("portrait", "face")
+
 
 @dataclass
 class TalkingFaceConfig:
@@ -54,10 +59,13 @@ class TalkingFaceConfig:
     wrinkle_depth: float = DEFAULT_DEPTH  # expression creases (nose, brows, nasolabial folds); 0 turns them off
     motion: MotionConfig = field(default_factory=lambda: MotionConfig(fps=25.0))
     refiner: MouthRefinerConfig | None = None  # a local diffusers inpainting model repaints the mouth
+    framing: str = "portrait"  # one of FRAMINGS
 
     def __post_init__(self) -> None:
         if self.resolution not in (256, 512, 1024):
             raise AffectStudioError(f"resolution must be 256, 512 or 1024, not {self.resolution}")
+        if self.framing not in FRAMINGS:
+            raise AffectStudioError(f"framing must be one of {', '.join(FRAMINGS)}, not {self.framing!r}")
         self.motion.fps = self.fps
         self.motion.__post_init__()  # validates the fps
 
@@ -68,9 +76,19 @@ class TalkingFaceResult:
     motion: FaceMotion
     curves: RigCurvesResult
     face: FaceObservation
-    crop_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # rendered window in the video, px
+    crop_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # rendered window in the portrait, px
     score: Any = None  # whatever the scorer returns (the studio's ScoreReport)
     seconds: dict[str, float] = field(default_factory=dict)
+    framing: str = "portrait"  # "face": the video is the rendered window alone
+    resolution: int = 512  # the rendered window's side, px
+
+    def to_video(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A box `(x0, y0, x1, y1)` in portrait pixels -> the same place in the video's pixels."""
+        if self.framing == "portrait":
+            return box
+        x0, y0, x1, _ = self.crop_box
+        scale = self.resolution / (x1 - x0)
+        return ((box[0] - x0) * scale, (box[1] - y0) * scale, (box[2] - x0) * scale, (box[3] - y0) * scale)
 
 
 def fit_portrait_size(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -183,19 +201,40 @@ class TalkingFacePipeline:
 
         clock = time.perf_counter()
         renderer = (self.renderer or self.warp_renderer)(image, face)
+        close_up = self.config.framing == "face"
+        if close_up:
+            _warn_past_the_edges(renderer.crop_box, image.shape, source)
+        draw = renderer.render if close_up else renderer.render_portrait
         sound = curves.speech.audio
         total = motion.num_frames
         with VideoWriter(output, motion.fps, audio=(sound.samples, sound.sample_rate), crf=self.config.crf) as writer:
             for i in range(total):
                 # expression channels are absolute: a neutral clip of a smiling photo stops smiling
-                writer.write(renderer.render_portrait(motion.blendshapes[i], motion.head[i], motion.eyes[i]))
+                writer.write(draw(motion.blendshapes[i], motion.head[i], motion.eyes[i]))
                 if progress is not None:
                     progress(i + 1, total)
         seconds["render and encode"] = time.perf_counter() - clock
 
-        result = TalkingFaceResult(output, motion, curves, face, renderer.crop_box, seconds=seconds)
+        result = TalkingFaceResult(
+            output, motion, curves, face, renderer.crop_box, seconds=seconds, framing=self.config.framing,
+            resolution=renderer.resolution,
+        )  # fmt: skip
         if self.scorer is not None:
             clock = time.perf_counter()
             result.score = self.scorer(result, image)
             seconds["scoring"] = time.perf_counter() - clock
         return result
+
+
+def _warn_past_the_edges(box: tuple[float, float, float, float], shape: tuple[int, ...], source: str) -> None:
+    """A close-up whose square reaches past the picture shows its edge pixels repeated there: say so."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = box
+    outside = max(0.0, -x0, -y0, x1 - width, y1 - height) / (x1 - x0)
+    if outside > 0.02:
+        log.warning(
+            "%s: the face close-up reaches %.0f%% of its side past the picture's edge, where the edge pixels "
+            "are repeated; a picture with more room around the face avoids it",
+            source,
+            100 * outside,
+        )

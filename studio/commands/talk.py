@@ -45,6 +45,13 @@ def talk(
     fps: float = typer.Option(
         25.0, "--fps", help="Video frame rate: 24, 25, 30, 50 or 60.", rich_help_panel=options.VIDEO
     ),
+    framing: str = typer.Option(
+        "portrait",
+        "--framing",
+        help="What the video shows: portrait (the whole picture) or face (a square close-up of the head and "
+        "shoulders, --resolution pixels a side).",
+        rich_help_panel=options.VIDEO,
+    ),
     face_index: int = typer.Option(
         0, "--face-index", min=0, help="Which face to animate, largest first.", rich_help_panel=options.VIDEO
     ),
@@ -75,6 +82,8 @@ def talk(
         affect-studio talk me.jpg hello.wav --emotion happy:0.7 -o hello.mp4
 
         affect-studio talk me.jpg --text "Nice to meet you!" --emotion-track "0s:neutral,1s:surprised"
+
+        affect-studio talk group.jpg hello.wav --face-index 1 --framing face -o hello_closeup.mp4
     """
     from generation.motion import MotionConfig
     from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline
@@ -93,7 +102,7 @@ def talk(
         fps=fps, seed=seed, head_motion=head_motion, expression_scale=expression_scale, blink_rate=blink_rate
     )
     config = TalkingFaceConfig(
-        resolution=resolution, fps=fps, face_index=face_index, motion=motion, wrinkle_depth=wrinkles,
+        resolution=resolution, fps=fps, face_index=face_index, motion=motion, wrinkle_depth=wrinkles, framing=framing,
         refiner=MouthRefinerConfig(model_dir=refiner) if refiner is not None else None,
     )  # fmt: skip
     sound = load_audio(audio) if audio is not None else None

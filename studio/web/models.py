@@ -39,8 +39,10 @@ class LockedFaceAnalyzer:
         with self._lock:
             return self._analyzer(image)
 
-    def track(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[tuple[float, np.ndarray, list]]:
-        iterator = self._analyzer.track(frames)
+    def track(
+        self, frames: Iterable[tuple[float, np.ndarray]], around: tuple[float, float, float, float] | None = None
+    ) -> Iterator[tuple[float, np.ndarray, list]]:
+        iterator = self._analyzer.track(frames, around)
         with self._lock:
             first = next(iterator, None)
         if first is None:

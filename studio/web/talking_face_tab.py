@@ -26,6 +26,7 @@ from studio.web.jobs import Job, run_job, table_rows, zip_files
 
 RESOLUTIONS = [256, 512, 1024]
 FPS_CHOICES = [24, 25, 30]
+FRAMING_CHOICES = [("Whole picture", "portrait"), ("Face close-up", "face")]  # TalkingFaceConfig.framing
 SCORE_HEADERS = ["measure", "value", "what it means"]
 
 
@@ -68,6 +69,7 @@ def render(
     fps: int | str,
     score: bool,
     wrinkles: float,
+    framing: str = "portrait",
 ):
     """The job behind the Generate button; returns the values of the tab's outputs."""
     from generation.motion import MotionConfig
@@ -88,7 +90,9 @@ def render(
         fps=float(fps), seed=int(seed or 0), head_motion=float(head_motion), expression_scale=float(expression_scale),
         blink_rate=float(blink_rate),
     )  # fmt: skip
-    config = TalkingFaceConfig(resolution=int(resolution), fps=float(fps), motion=motion, wrinkle_depth=float(wrinkles))
+    config = TalkingFaceConfig(
+        resolution=int(resolution), fps=float(fps), motion=motion, wrinkle_depth=float(wrinkles), framing=framing
+    )
 
     job.step(0.02, "loading models" if not ctx.models.is_loaded("speech") else "reading the inputs")
     sound = None
@@ -199,6 +203,10 @@ def build(ctx: StudioContext) -> None:
                         info="Folds on the nose, brows and forehead as the face moves; 0: none",
                     )  # fmt: skip
                     score = gr.Checkbox(True, label="Score the video", info="Re-detects every frame: about +1 s per s")
+                framing = gr.Radio(
+                    FRAMING_CHOICES, value="portrait", label="Framing", elem_id="talk-framing",
+                    info="The whole picture, or a square close-up of the head (the face resolution a side)",
+                )  # fmt: skip
             with gr.Row():
                 generate = gr.Button("Generate video", variant="primary", scale=3, elem_id="talk-generate")
                 stop = gr.Button("Stop", variant="stop", scale=1, elem_id="talk-stop")
@@ -246,17 +254,18 @@ def build(ctx: StudioContext) -> None:
                     files = gr.File(label="MP4, score card, curves in every format, all as one zip",
                                     file_count="multiple", interactive=False)  # fmt: skip
 
-    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score, wrinkles]
+    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score, wrinkles, framing]
     outputs = [video, summary, score_table, score_plot, curves_plot, files]
 
     async def talking_face(
         portrait, audio, text, voice, mode, emotion_class, intensity, valence, arousal, timeline,
-        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, wrinkles, progress=gr.Progress(),
+        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, wrinkles, framing,
+        progress=gr.Progress(),
     ):  # fmt: skip
         def work(job: Job):
             spec = emotion_text(mode, emotion_class, intensity, valence, arousal, timeline)
             return render(ctx, job, portrait, audio, text, voice, spec, head_motion, blink_rate, expression_scale, seed,
-                          resolution, fps, score, wrinkles)  # fmt: skip
+                          resolution, fps, score, wrinkles, framing)  # fmt: skip
 
         return await run_job(ctx.workspace, "talk", work, progress)
 
