@@ -30,6 +30,7 @@ from rigs.assets import sample_path
 from rigs.emotions import EMOTIONS
 from rigs.export import available_formats
 from tests.test_mouth_cover import covered
+from tests.test_talk import two_faces
 
 PORTRAIT = sample_path("portrait.png")
 SPEECH = sample_path("speech.wav")
@@ -144,11 +145,14 @@ def test_the_crease_slider_reaches_the_renderer(client, clip):
     assert creased.mean() < plain.mean()  # creases only darken (their lit ridges are faint)
 
 
-def test_a_face_close_up_is_the_rendered_square(client, clip):
-    video, *_ = talk(client, audio=clip, score=False, framing="face")
+def test_a_close_up_of_the_second_face_of_two(client, clip, tmp_path):
+    group = tmp_path / "two.png"
+    Image.fromarray(two_faces()).save(group)
+    video, summary, *_ = talk(client, portrait=group, audio=clip, score=False, framing="face", face_number=2)
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (256, 256)  # the face resolution
+    assert "2 faces found; animating #2" in summary
 
 
 def test_talking_face_from_typed_text_with_a_timeline_unscored(client, face_analyzer, tmp_path):

@@ -145,8 +145,9 @@ class TalkingFacePipeline:
             raise InputFileError(source, f"face index {index} asked for, but only {len(faces)} face(s) found")
         if len(faces) > 1:
             log.warning(
-                "%s: %d faces found; animating face %d (largest first; --face-index)", source, len(faces), index
-            )
+                "%s: %d faces found; animating #%d, counting the largest as #1 as `analyze` labels them (face "
+                "index %d)", source, len(faces), index + 1, index,
+            )  # fmt: skip
         face = faces[index]
         if abs(face.head_pose.yaw) > self.config.max_yaw_deg:
             raise InputFileError(

@@ -53,7 +53,11 @@ def talk(
         rich_help_panel=options.VIDEO,
     ),
     face_index: int = typer.Option(
-        0, "--face-index", min=0, help="Which face to animate, largest first.", rich_help_panel=options.VIDEO
+        0,
+        "--face-index",
+        min=0,
+        help="Which face to animate: 0 is the largest (labelled #1 by `analyze --annotate`), 1 the next...",
+        rich_help_panel=options.VIDEO,
     ),
     refiner: Path | None = typer.Option(
         None,

@@ -70,6 +70,7 @@ def render(
     score: bool,
     wrinkles: float,
     framing: str = "portrait",
+    face_number: float = 1,
 ):
     """The job behind the Generate button; returns the values of the tab's outputs."""
     from generation.motion import MotionConfig
@@ -91,8 +92,9 @@ def render(
         blink_rate=float(blink_rate),
     )  # fmt: skip
     config = TalkingFaceConfig(
-        resolution=int(resolution), fps=float(fps), motion=motion, wrinkle_depth=float(wrinkles), framing=framing
-    )
+        resolution=int(resolution), fps=float(fps), motion=motion, wrinkle_depth=float(wrinkles), framing=framing,
+        face_index=max(0, int(face_number or 1) - 1),
+    )  # fmt: skip
 
     job.step(0.02, "loading models" if not ctx.models.is_loaded("speech") else "reading the inputs")
     sound = None
@@ -203,10 +205,15 @@ def build(ctx: StudioContext) -> None:
                         info="Folds on the nose, brows and forehead as the face moves; 0: none",
                     )  # fmt: skip
                     score = gr.Checkbox(True, label="Score the video", info="Re-detects every frame: about +1 s per s")
-                framing = gr.Radio(
-                    FRAMING_CHOICES, value="portrait", label="Framing", elem_id="talk-framing",
-                    info="The whole picture, or a square close-up of the head (the face resolution a side)",
-                )  # fmt: skip
+                with gr.Row():
+                    framing = gr.Radio(
+                        FRAMING_CHOICES, value="portrait", label="Framing", elem_id="talk-framing",
+                        info="The whole picture, or a square close-up of the head (the face resolution a side)",
+                    )  # fmt: skip
+                    face_number = gr.Number(
+                        1, precision=0, minimum=1, label="Face", elem_id="talk-face",
+                        info="In a group photo, which face: #1 is the largest (as the Analyze tab labels them)",
+                    )  # fmt: skip
             with gr.Row():
                 generate = gr.Button("Generate video", variant="primary", scale=3, elem_id="talk-generate")
                 stop = gr.Button("Stop", variant="stop", scale=1, elem_id="talk-stop")
@@ -254,18 +261,19 @@ def build(ctx: StudioContext) -> None:
                     files = gr.File(label="MP4, score card, curves in every format, all as one zip",
                                     file_count="multiple", interactive=False)  # fmt: skip
 
-    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score, wrinkles, framing]
+    inputs = [portrait, audio, text, voice, *emotion.inputs, *motion.inputs, resolution, fps, score, wrinkles, framing,
+              face_number]  # fmt: skip
     outputs = [video, summary, score_table, score_plot, curves_plot, files]
 
     async def talking_face(
         portrait, audio, text, voice, mode, emotion_class, intensity, valence, arousal, timeline,
-        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, wrinkles, framing,
+        head_motion, blink_rate, expression_scale, seed, resolution, fps, score, wrinkles, framing, face_number,
         progress=gr.Progress(),
     ):  # fmt: skip
         def work(job: Job):
             spec = emotion_text(mode, emotion_class, intensity, valence, arousal, timeline)
             return render(ctx, job, portrait, audio, text, voice, spec, head_motion, blink_rate, expression_scale, seed,
-                          resolution, fps, score, wrinkles, framing)  # fmt: skip
+                          resolution, fps, score, wrinkles, framing, face_number)  # fmt: skip
 
         return await run_job(ctx.workspace, "talk", work, progress)
 
