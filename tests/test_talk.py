@@ -121,6 +121,20 @@ def test_the_score_measures_the_animated_face_not_the_largest(face_analyzer, ana
     assert jaw.detected_std > 0.02 and jaw.r > 0.6, jaw
 
 
+def test_a_close_up_is_cut_to_the_picture(face_analyzer, tmp_path):
+    """A tight portrait: the square around the face reaches past the picture, where a render only repeats
+    the edge pixels; the close-up shows the part inside it, at the render's scale."""
+    tight = load_image(PORTRAIT)[40:240, 150:310]  # 160 x 200, the face filling most of it
+    close_up = TalkingFacePipeline(TalkingFaceConfig(resolution=256, framing="face"), analyzer=face_analyzer)
+    result = close_up(tight, text="Hi.", output=tmp_path / "tight.mp4")
+    with av.open(str(result.video_path)) as container:
+        height, width = next(container.decode(video=0)).to_ndarray(format="rgb24").shape[:2]
+    assert width % 2 == 0 and height % 2 == 0 and width < 256 and height < 256
+    # whole render pixels inside the picture, even sizes: up to 3 px short of the picture's size at scale
+    assert 0 <= 160 * result.video_scale - width < 3 and 0 <= 200 * result.video_scale - height < 3
+    assert result.to_video(result.shown_box)[:2] == (0.0, 0.0)
+
+
 def test_an_unknown_framing_is_one_line():
     with pytest.raises(AffectStudioError, match="framing must be one of portrait, face, not 'zoom'"):
         TalkingFaceConfig(framing="zoom")

@@ -43,7 +43,7 @@ from rigs.motion import FaceMotion
 log = logging.getLogger(__name__)
 
 # What the video shows: the whole picture with the face animated in it, or the square the renderer draws
-# around the face (`resolution` pixels a side, ~2.2 face heights: head and shoulders).
+# around the face (`resolution` pixels a side, ~2.2 face heights: head and shoulders), cut to the picture.
 FRAMINGS = ("portrait", "face")
 
 
@@ -79,16 +79,16 @@ class TalkingFaceResult:
     crop_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # rendered window in the portrait, px
     score: Any = None  # whatever the scorer returns (the studio's ScoreReport)
     seconds: dict[str, float] = field(default_factory=dict)
-    framing: str = "portrait"  # "face": the video is the rendered window alone
-    resolution: int = 512  # the rendered window's side, px
+    framing: str = "portrait"  # "face": the video is (the part inside the picture of) the rendered window
+    shown_box: tuple[float, float, float, float] | None = None  # the portrait's part the video shows, px; None: all
+    video_scale: float = 1.0  # video pixels per portrait pixel
 
     def to_video(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """A box `(x0, y0, x1, y1)` in portrait pixels -> the same place in the video's pixels."""
-        if self.framing == "portrait":
+        if self.shown_box is None:
             return box
-        x0, y0, x1, _ = self.crop_box
-        scale = self.resolution / (x1 - x0)
-        return ((box[0] - x0) * scale, (box[1] - y0) * scale, (box[2] - x0) * scale, (box[3] - y0) * scale)
+        x0, y0, s = self.shown_box[0], self.shown_box[1], self.video_scale
+        return ((box[0] - x0) * s, (box[1] - y0) * s, (box[2] - x0) * s, (box[3] - y0) * s)
 
 
 def fit_portrait_size(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -202,23 +202,26 @@ class TalkingFacePipeline:
 
         clock = time.perf_counter()
         renderer = (self.renderer or self.warp_renderer)(image, face)
-        close_up = self.config.framing == "face"
-        if close_up:
-            _warn_past_the_edges(renderer.crop_box, image.shape, source)
-        draw = renderer.render if close_up else renderer.render_portrait
+        shown_box, video_scale = None, 1.0
+        if self.config.framing == "face":
+            rows, cols, shown_box, video_scale = _inside_the_picture(
+                renderer.crop_box, renderer.resolution, image.shape
+            )
         sound = curves.speech.audio
         total = motion.num_frames
         with VideoWriter(output, motion.fps, audio=(sound.samples, sound.sample_rate), crf=self.config.crf) as writer:
             for i in range(total):
                 # expression channels are absolute: a neutral clip of a smiling photo stops smiling
-                writer.write(draw(motion.blendshapes[i], motion.head[i], motion.eyes[i]))
+                pose = (motion.blendshapes[i], motion.head[i], motion.eyes[i])
+                frame = renderer.render_portrait(*pose) if shown_box is None else renderer.render(*pose)[rows, cols]
+                writer.write(frame)
                 if progress is not None:
                     progress(i + 1, total)
         seconds["render and encode"] = time.perf_counter() - clock
 
         result = TalkingFaceResult(
             output, motion, curves, face, renderer.crop_box, seconds=seconds, framing=self.config.framing,
-            resolution=renderer.resolution,
+            shown_box=shown_box, video_scale=video_scale,
         )  # fmt: skip
         if self.scorer is not None:
             clock = time.perf_counter()
@@ -227,15 +230,21 @@ class TalkingFacePipeline:
         return result
 
 
-def _warn_past_the_edges(box: tuple[float, float, float, float], shape: tuple[int, ...], source: str) -> None:
-    """A close-up whose square reaches past the picture shows its edge pixels repeated there: say so."""
+def _inside_the_picture(
+    window: tuple[float, float, float, float], resolution: int, shape: tuple[int, ...]
+) -> tuple[slice, slice, tuple[float, float, float, float], float]:
+    """The part of a rendered `window` (portrait px, drawn at `resolution`²) that lies inside the picture
+    of `shape`: `(rows, cols)` slices of the render (even sizes, for H.264), the same part in portrait px,
+    and render pixels per portrait pixel. Outside the picture the render only repeats its edge pixels."""
     height, width = shape[:2]
-    x0, y0, x1, y1 = box
-    outside = max(0.0, -x0, -y0, x1 - width, y1 - height) / (x1 - x0)
-    if outside > 0.02:
-        log.warning(
-            "%s: the face close-up reaches %.0f%% of its side past the picture's edge, where the edge pixels "
-            "are repeated; a picture with more room around the face avoids it",
-            source,
-            100 * outside,
-        )
+    x0, y0, x1, _ = window
+    scale = resolution / (x1 - x0)
+
+    def span(origin: float, size: int) -> tuple[int, int]:
+        start = int(np.ceil(max(0.0, -origin) * scale))
+        stop = min(resolution, int(np.floor((size - origin) * scale)))
+        return start, stop - (stop - start) % 2
+
+    (c0, c1), (r0, r1) = span(x0, width), span(y0, height)
+    shown = (x0 + c0 / scale, y0 + r0 / scale, x0 + c1 / scale, y0 + r1 / scale)
+    return slice(r0, r1), slice(c0, c1), shown, scale

@@ -48,8 +48,8 @@ def talk(
     framing: str = typer.Option(
         "portrait",
         "--framing",
-        help="What the video shows: portrait (the whole picture) or face (a square close-up of the head and "
-        "shoulders, --resolution pixels a side).",
+        help="What the video shows: portrait (the whole picture) or face (a close-up of the head and "
+        "shoulders, --resolution pixels square, cut to the picture).",
         rich_help_panel=options.VIDEO,
     ),
     face_index: int = typer.Option(

@@ -208,7 +208,7 @@ def build(ctx: StudioContext) -> None:
                 with gr.Row():
                     framing = gr.Radio(
                         FRAMING_CHOICES, value="portrait", label="Framing", elem_id="talk-framing",
-                        info="The whole picture, or a square close-up of the head (the face resolution a side)",
+                        info="The whole picture, or a close-up of the head (face resolution, cut to the picture)",
                     )  # fmt: skip
                     face_number = gr.Number(
                         1, precision=0, minimum=1, label="Face", elem_id="talk-face",
