@@ -46,7 +46,7 @@ import numpy as np
 from recognition.audio import Audio
 from recognition.emotion_track import EmotionTrack
 from recognition.face import RELIABLE_BLENDSHAPES, FaceAnalyzer, FaceObservation
-from recognition.face_crop import crop_square, identity_box
+from recognition.face_crop import Box, crop_square, identity_box
 from recognition.fer import ExpressionRecognizer
 from recognition.identity import IDENTITY_SIZE, IdentityEncoder, cosine_similarity
 from rigs.arkit import ARKIT_INDEX
@@ -80,7 +80,6 @@ EYE_OUTER_CORNERS = (33, 263)  # inter-ocular distance
 INNER_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))  # upper, lower inner-lip points across the mouth
 
 EMOTION_MIN_INTENSITY = 0.3
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 pixels
 LIPSYNC_MAX_LAG_S = 0.5
 BATCH = 16  # sampled frames per FER / identity batch
 
