@@ -38,8 +38,9 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.summary import record  # noqa: E402
-from generation.talking_face.pipeline import TalkingFacePipeline, fit_portrait_size  # noqa: E402
+from generation.talking_face.pipeline import TalkingFaceConfig, TalkingFacePipeline, fit_portrait_size  # noqa: E402
 from generation.talking_face.rig import PortraitRig  # noqa: E402
+from generation.talking_face.wrinkles import DEFAULT_DEPTH  # noqa: E402
 from recognition.audio import Audio, load_audio  # noqa: E402
 from recognition.image_io import load_image  # noqa: E402
 from recognition.nets.blendshape_regressor import BlendshapeRegressor, to_arkit  # noqa: E402
@@ -113,6 +114,7 @@ def main() -> None:
     )
     parser.add_argument("--emotions", nargs="+", choices=EMOTIONS, default=list(EMOTIONS), help="videos to make")
     parser.add_argument("--portrait", default="portrait.png", help="a bundled sample face (assets/samples)")
+    parser.add_argument("--wrinkles", type=float, default=DEFAULT_DEPTH, help="expression crease depth (0-1)")
     parser.add_argument("--case", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,7 @@ def main() -> None:
     console = Console(width=130)
     speech = load_audio(sample_path("speech.wav"))
     transcript = sample_path("speech.txt").read_text()
-    pipeline = TalkingFacePipeline(scorer=score_talking_face)
+    pipeline = TalkingFacePipeline(TalkingFaceConfig(wrinkle_depth=args.wrinkles), scorer=score_talking_face)
     portrait = sample_path(args.portrait)
     # the rig the pipeline fits, fitted once here for "posed r" (the same picture and face choice)
     picture = fit_portrait_size(load_image(portrait), pipeline.config.max_output_side)
@@ -130,7 +132,9 @@ def main() -> None:
     rig = PortraitRig.fit(picture, face, pipeline.canonical, pipeline.config.resolution)
     regressor = BlendshapeRegressor.from_task()
 
-    quality = Table(title=f"Talking face, {args.portrait} + sample speech (11.5 s), 512 px, 25 fps")
+    quality = Table(
+        title=f"Talking face, {args.portrait} + sample speech (11.5 s), 512 px, 25 fps, creases {args.wrinkles:g}"
+    )
     columns = ("emotion", "jawOpen r", "posed r", "opening r", "mean r", "Acc_emo", "p(requested)", "otherwise read as",
                "identity", "lip-sync lag", "jitter")  # fmt: skip
     for column in columns:

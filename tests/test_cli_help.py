@@ -29,3 +29,14 @@ def test_talk_and_rig_group_their_options_and_list_the_choices(command, monkeypa
     assert ", ".join(EMOTIONS) in flat
     if command == "rig":
         assert ", ".join(available_formats()) in flat
+
+
+def test_the_crease_depth_defaults_agree():
+    """The CLI and the web app cannot import the renderer's default at start-up (it loads the renderer)."""
+    import inspect
+
+    from generation.talking_face.wrinkles import DEFAULT_DEPTH
+    from studio.commands.options import CREASE_DEPTH
+    from studio.commands.talk import talk
+
+    assert CREASE_DEPTH == DEFAULT_DEPTH == inspect.signature(talk).parameters["wrinkles"].default.default

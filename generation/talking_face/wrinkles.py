@@ -23,7 +23,10 @@ from rigs.arkit import ARKIT_INDEX
 from rigs.face_topology import NUM_LANDMARKS
 
 Anchor = dict[int, float]  # landmark index -> weight; the weights sum to 1
-DEFAULT_DEPTH = 0.35  # how much a crease at full strength darkens the skin: visible at video size, not drawn-on
+# How much a crease at full strength darkens the skin: visible at video size, not drawn-on. 0.5 reads as the
+# emotion asked for in 85 % of the sample's frames (0.35: 82 %, 0.7: 88 %; `hopper.jpg` 79, 78, 78 %); at 0.7
+# the fold across the root of the nose looks like the bridge of a pair of glasses.
+DEFAULT_DEPTH = 0.5
 # per RGB channel, how much of that darkening a fold takes: shadow in skin is warm (light scattered under
 # the skin comes out red), and an evenly darkened, whitened line read as grey wire, a glasses bridge
 SHADOW_TINT = np.array([0.75, 1.0, 1.15], np.float32)

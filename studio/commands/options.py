@@ -13,6 +13,10 @@ from rigs.errors import AffectStudioError
 
 SPEECH, EMOTION, MOTION, VIDEO, OUTPUT = "Speech", "Emotion", "Motion", "Video", "Output"
 
+# The default depth of expression creases for `talk` and the web app: the renderer's
+# `generation.talking_face.wrinkles.DEFAULT_DEPTH`, which cannot be imported here (it loads the renderer).
+CREASE_DEPTH = 0.5
+
 TEXT = typer.Option(
     None, "--text", help="What is said: spoken by offline TTS, or with AUDIO its transcript.", rich_help_panel=SPEECH
 )

@@ -29,7 +29,7 @@ def talk(
     emotion_track: str | None = options.EMOTION_TRACK,
     expression_scale: float = options.EXPRESSION_SCALE,
     wrinkles: float = typer.Option(
-        0.35,
+        options.CREASE_DEPTH,
         "--wrinkles",
         min=0,
         max=1,

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from rigs.errors import AffectStudioError
+from studio.commands.options import CREASE_DEPTH
 from studio.web.context import StudioContext
 from studio.web.controls import (
     CLASS,
@@ -201,7 +202,7 @@ def build(ctx: StudioContext) -> None:
                     fps = gr.Radio(FPS_CHOICES, value=25, label="Frame rate")
                 with gr.Row():
                     wrinkles = gr.Slider(
-                        0.0, 1.0, value=0.35, step=0.05, label="Expression creases",
+                        0.0, 1.0, value=CREASE_DEPTH, step=0.05, label="Expression creases",
                         info="Folds on the nose, brows and forehead as the face moves; 0: none",
                     )  # fmt: skip
                     score = gr.Checkbox(True, label="Score the video", info="Re-detects every frame: about +1 s per s")
