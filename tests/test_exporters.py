@@ -167,6 +167,30 @@ def test_export_all_in_a_process_pool_writes_the_same_files(data, tmp_path):
     assert type(error) is OutputFileError and str(error) == f"{tmp_path / 'x.csv'}: no space left on device"
 
 
+def test_a_failed_export_in_a_pool_waits_for_the_others(data, tmp_path, monkeypatch):
+    """A full disk fails one format first: the error must not be reported while the others are still
+    writing (their partial files would be left behind when the caller exits)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rigs.export.base as base
+
+    finished = []
+
+    def export_one(name, data, path):
+        if name == "livelink":
+            raise AffectStudioError(f"{path.name}: no space left on device")
+        time.sleep(0.3)
+        finished.append(name)
+        return path
+
+    monkeypatch.setattr(base, "export_one", export_one)
+    with ThreadPoolExecutor(3) as pool:
+        with pytest.raises(AffectStudioError, match="no space left"):
+            export_all(data, tmp_path, ["livelink", "json", "gltf"], executor=pool)
+        assert sorted(finished) == ["gltf", "json"]  # checked before the pool's shutdown waits for them
+
+
 def test_export_refuses_empty_motion_and_bad_names(tmp_path):
     with pytest.raises(AffectStudioError, match="no frames"):
         get_exporter("json").export(ExportInput(FaceMotion.still(0, 30)), tmp_path / "x.json")

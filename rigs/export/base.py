@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -182,6 +182,7 @@ def export_all(
     if executor is None:
         return {name: export_one(name, data, target) for name, target in zip(names, targets, strict=True)}
     futures = [executor.submit(export_one, name, data, target) for name, target in zip(names, targets, strict=True)]
+    wait(futures)  # when one fails, the others still finish (or remove their partial files) before it is reported
     return {name: future.result() for name, future in zip(names, futures, strict=True)}
 
 
