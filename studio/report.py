@@ -17,35 +17,26 @@ def faces_table(faces: list[FaceAnalysis], title: str) -> Table:
     table.add_column("", style="bold")
     for number in range(1, len(faces) + 1):
         table.add_column(f"face #{number}", overflow="fold")
-    cells: dict[str, list[str]] = {
-        "box (px)": [],
-        "emotion (top 3)": [],
-        "valence / arousal (derived)": [],
-        "head yaw / pitch / roll (deg)": [],
-        "strongest blendshapes": [],
-        "strongest AUs": [],
-    }
-    for analysis in faces:
-        face, pose = analysis.face, analysis.face.head_pose
-        x0, y0, x1, y1 = face.box
-        order = face.blendshapes.argsort()[::-1][:4]
-        aus = sorted(analysis.action_units.items(), key=lambda kv: -kv[1])[:4]
-        for name, text in zip(
-            cells,
-            (
-                f"{x0:.0f},{y0:.0f} {x1 - x0:.0f}x{y1 - y0:.0f}",
-                "\n".join(f"{name} {p:.0%}" for name, p in analysis.emotion.ranked()[:3]),
-                f"{analysis.emotion.valence:+.2f} / {analysis.emotion.arousal:+.2f}",
-                f"{pose.yaw:+.1f} / {pose.pitch:+.1f} / {pose.roll:+.1f}",
-                "\n".join(f"{ARKIT_NAMES[i]} {face.blendshapes[i]:.2f}" for i in order),
-                "\n".join(f"AU{n} {ACTION_UNIT_BY_NUMBER[n].name} {v:.2f}" for n, v in aus),
-            ),
-            strict=True,
-        ):
-            cells[name].append(text)
-    for name, row in cells.items():
-        table.add_row(name, *row)
+    columns = [_face_cells(analysis) for analysis in faces]
+    for measure in columns[0] if columns else ():
+        table.add_row(measure, *(cells[measure] for cells in columns))
     return table
+
+
+def _face_cells(analysis: FaceAnalysis) -> dict[str, str]:
+    """One face's column of `faces_table`: measure -> text."""
+    face, pose = analysis.face, analysis.face.head_pose
+    x0, y0, x1, y1 = face.box
+    order = face.blendshapes.argsort()[::-1][:4]
+    aus = sorted(analysis.action_units.items(), key=lambda kv: -kv[1])[:4]
+    return {
+        "box (px)": f"{x0:.0f},{y0:.0f} {x1 - x0:.0f}x{y1 - y0:.0f}",
+        "emotion (top 3)": "\n".join(f"{name} {p:.0%}" for name, p in analysis.emotion.ranked()[:3]),
+        "valence / arousal (derived)": f"{analysis.emotion.valence:+.2f} / {analysis.emotion.arousal:+.2f}",
+        "head yaw / pitch / roll (deg)": f"{pose.yaw:+.1f} / {pose.pitch:+.1f} / {pose.roll:+.1f}",
+        "strongest blendshapes": "\n".join(f"{ARKIT_NAMES[i]} {face.blendshapes[i]:.2f}" for i in order),
+        "strongest AUs": "\n".join(f"AU{n} {ACTION_UNIT_BY_NUMBER[n].name} {v:.2f}" for n, v in aus),
+    }
 
 
 def video_summary_table(result, title: str) -> Table:

@@ -818,11 +818,10 @@ def score_talking_face(
 ) -> ScoreReport:
     """Score a `TalkingFaceResult` against what was asked of it (the scorer `TalkingFacePipeline` takes):
     its motion, its emotion track, its speech, the face it animated and the paste-back window for the
-    seam check. `scorer`:
-    the `VideoScorer` to use (default: the process-wide `shared_scorer()`; the web app passes one built
-    on its thread-safe, shared landmarker)."""
+    seam check (a close-up has no seam). `scorer`: the `VideoScorer` to use (default: the process-wide
+    `shared_scorer()`; the web app passes one built on its thread-safe, shared landmarker)."""
     x0, y0, x1, y1 = result.crop_box
-    pasted_back = result.framing == "portrait"  # a close-up has no seam
+    pasted_back = result.shown_box is None
     return score_video(
         result.video_path,
         result.motion.fps,

@@ -79,8 +79,8 @@ class TalkingFaceResult:
     crop_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # rendered window in the portrait, px
     score: Any = None  # whatever the scorer returns (the studio's ScoreReport)
     seconds: dict[str, float] = field(default_factory=dict)
-    framing: str = "portrait"  # "face": the video is (the part inside the picture of) the rendered window
-    shown_box: tuple[float, float, float, float] | None = None  # the portrait's part the video shows, px; None: all
+    # a face close-up: the portrait's part the video shows (px); None: the whole portrait, the face pasted back
+    shown_box: tuple[float, float, float, float] | None = None
     video_scale: float = 1.0  # video pixels per portrait pixel
 
     def to_video(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -220,8 +220,8 @@ class TalkingFacePipeline:
         seconds["render and encode"] = time.perf_counter() - clock
 
         result = TalkingFaceResult(
-            output, motion, curves, face, renderer.crop_box, seconds=seconds, framing=self.config.framing,
-            shown_box=shown_box, video_scale=video_scale,
+            output, motion, curves, face, renderer.crop_box, seconds=seconds, shown_box=shown_box,
+            video_scale=video_scale,
         )  # fmt: skip
         if self.scorer is not None:
             clock = time.perf_counter()

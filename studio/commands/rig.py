@@ -76,11 +76,8 @@ def rig(
     if audio is None and not spoken:
         raise AffectStudioError("give a speech file, or --text to speak")
     spec = parse_emotion_spec(options.emotion_option(emotion, valence, arousal, emotion_track))
-    wanted = (
-        available_formats()
-        if formats.strip() == "all"
-        else check_formats(f.strip() for f in formats.split(",") if f.strip())
-    )
+    # None: export_all's own "every registered format"
+    wanted = None if formats.strip() == "all" else check_formats(f.strip() for f in formats.split(",") if f.strip())
     check_writable_folder(out)
     config = MotionConfig(
         fps=fps,
