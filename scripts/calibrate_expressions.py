@@ -24,6 +24,10 @@ read in 59 -> 69 % of frames (0.25: 55 %, 0.4: 64 %; as angry 20 -> 15 %); on he
 Anger's upper-lid raiser (AU5) went 0.59 -> 0.5 (its EMFACS floor): wide eyes read as surprise; the
 video's anger 80 -> 84 % of frames; Hopper speech judge p(angry) 0.68 -> 0.74 (frames 73 -> 77 %), stills
 0.90 -> 0.96; the sample portrait's stills 0.53 -> 0.76.
+Surprise then got a lip pucker (AU18 0.6) and speech without lip stretch (`SPEECH_STRETCH` -0.3), by
+hand, after looking at the frames Hopper's surprise lost: a wide-open, stretched mouth read as fear, a
+round one as surprise. Hopper's video 58 -> 84 % of frames, the sample's 90 -> 91 % (pucker 0.3: 76 and
+90 %, 0.45: 80 and 90 %; a funnel, AU22 0.3-0.45, read 74-80 % but lowered the sample's jaw r to 0.82).
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths
@@ -80,7 +84,7 @@ ALTERNATIVES: dict[str, tuple[int, ...]] = {
     "angry": (9, 10, 15, 16, 17, 20, 28, 26),
     "fearful": (15, 16),
     "disgusted": (10, 17, 4, 7, 6, 20, 24, 28, 26),
-    "surprised": (22, 16),
+    "surprised": (22, 18, 16),
 }
 
 

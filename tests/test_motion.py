@@ -82,6 +82,10 @@ def test_emotion_shows_in_the_right_channels():
     assert mean("mouthSmileLeft", "happy:0.3") < mean("mouthSmileLeft", "happy:1.0")
     # Sad speech moves the jaw less than neutral speech.
     assert mean("jawOpen", "sad") < mean("jawOpen", "neutral")
+    # A surprised mouth stays round: lips forward, none of speech's stretch (which read as fear).
+    assert mean("mouthPucker", "surprised") > mean("mouthPucker", "neutral") + 0.4
+    assert mean("mouthStretchLeft", "neutral") > 0.02
+    assert mean("mouthStretchLeft", "surprised") < 0.2 * mean("mouthStretchLeft", "neutral")
 
 
 def test_expression_aus_follow_the_emfacs_prototypes():

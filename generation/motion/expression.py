@@ -18,8 +18,11 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # ensemble (on the bundled sample faces; anger and disgust with their EMFACS variants: upper lip raised,
 # lip corners down, a little jaw drop; both recalibrated with the renderer's expression creases, which
 # made disgust readable; happiness and surprise are their EMFACS units alone, as a dimpler or a funnel
-# there made the jaw harder to read: see the calibration script). The jaw is otherwise left to speech;
-# lips part (AU25) is speech's.
+# there made the jaw harder to read: see the calibration script). Surprise pushes the lips forward
+# (AU18, pucker; a funnel, AU22, read as more jaw): with its speech unstretched (`SPEECH_STRETCH`) the
+# open mouth is an "oh" rather than the wide slot that read as fear (`hopper.jpg`'s surprise 58 -> 84 % of
+# video frames read as surprised, the sample's 90 -> 91 %). The jaw is otherwise left to speech; lips part
+# (AU25) is speech's.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
     "happy": {6: 0.5, 12: 1.0},
@@ -27,10 +30,11 @@ AU_STRENGTHS: dict[str, dict[int, float]] = {
     "angry": {4: 0.81, 5: 0.5, 7: 0.5, 23: 0.58, 24: 0.64, 9: 0.45, 10: 0.58, 16: 1.0, 26: 0.35},
     "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.5, 20: 0.5, 26: 0.22, 15: 0.77},
     "disgusted": {9: 1.0, 15: 0.5, 16: 0.55, 10: 0.49, 17: 0.6, 4: 0.55, 7: 0.65, 24: 0.1, 28: 1.0},
-    "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.28},
+    "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.28, 18: 0.6},
 }
 
-# Multiplier on speech jaw opening, and extra lip stretch while speaking, per emotion.
+# Multiplier on speech jaw opening, and lip stretch added while speaking (taken away where negative:
+# a surprised mouth stays round), per emotion.
 JAW_GAIN = {
     "neutral": 1.0,
     "happy": 1.0,
@@ -47,7 +51,7 @@ SPEECH_STRETCH = {
     "angry": 0.05,
     "fearful": 0.1,
     "disgusted": 0.05,
-    "surprised": 0.0,
+    "surprised": -0.3,
 }
 
 
@@ -77,7 +81,7 @@ def expression_offsets(track: EmotionTrack, scale: float = 1.0) -> np.ndarray:
 
 
 def articulation_gains(track: EmotionTrack) -> tuple[np.ndarray, np.ndarray]:
-    """`(jaw_gain (frames,), extra_stretch (frames,))` from the emotion mix, at the track's intensity."""
+    """`(jaw_gain (frames,), stretch_offset (frames,))` from the emotion mix, at the track's intensity."""
     jaw = np.array([JAW_GAIN[e] for e in EMOTIONS], np.float32)
     stretch = np.array([SPEECH_STRETCH[e] for e in EMOTIONS], np.float32)
     mix = track.probabilities * track.intensity[:, None]

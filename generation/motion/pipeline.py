@@ -91,7 +91,7 @@ def generate_motion(
     frames = int(np.ceil(duration * fps - 1e-9))
     rng = np.random.default_rng(config.seed)
     emotion = resample(emotion, fps, frames)
-    jaw_gain, extra_stretch = articulation_gains(emotion)
+    jaw_gain, stretch_offset = articulation_gains(emotion)
     strength = loudness_strength(audio, fps, frames)
     speaking = speech_activity(timeline, fps, frames)
 
@@ -101,7 +101,7 @@ def generate_motion(
     pose[:, SPEECH_INDEX] *= (strength * config.mouth_amplitude)[:, None]
     pose[:, ARKIT_INDEX["jawOpen"]] *= jaw_gain
     pose[:, ARKIT_INDEX["mouthClose"]] *= jaw_gain
-    pose[:, STRETCH] += (extra_stretch * speaking)[:, None]
+    pose[:, STRETCH] += (stretch_offset * speaking)[:, None]  # clipped to [0, 1] below
 
     # 2. emotion layer
     pose += expression_offsets(emotion, config.expression_scale)
