@@ -28,6 +28,11 @@ Surprise then got a lip pucker (AU18 0.6) and speech without lip stretch (`SPEEC
 hand, after looking at the frames Hopper's surprise lost: a wide-open, stretched mouth read as fear, a
 round one as surprise. Hopper's video 58 -> 84 % of frames, the sample's 90 -> 91 % (pucker 0.3: 76 and
 90 %, 0.45: 80 and 90 %; a funnel, AU22 0.3-0.45, read 74-80 % but lowered the sample's jaw r to 0.82).
+Disgust then: `--emotions disgusted --judge speech --frames 24 --steps 100 --restarts 2` (both faces,
+25 minutes) found {9: 0.99, 15: 0.5, 16: 0.62, 10: 0.24, 17: 0.47, 4: 0.36, 7: 0.77, 6: 0.24, 28: 1.0}:
+Hopper's video 55 -> 86 % of frames, the sample's 81 -> 70 % (a raised upper lip, AU10, reads as anger
+on Hopper and is what the sample's disgust needs). The mean of it and the earlier strengths, kept, reads
+78 % and 83 %.
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths

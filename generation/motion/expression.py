@@ -17,8 +17,10 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # `scripts/calibrate_expressions.py` so that photos rendered with them read as the emotion to the FER
 # ensemble (on the bundled sample faces; anger and disgust with their EMFACS variants: upper lip raised,
 # lip corners down, a little jaw drop; both recalibrated with the renderer's expression creases, which
-# made disgust readable; happiness and surprise are their EMFACS units alone, as a dimpler or a funnel
-# there made the jaw harder to read: see the calibration script). Surprise pushes the lips forward
+# made disgust readable, and disgust once more on frames of speech, halfway to what that search found on
+# both faces together (one face read its raised upper lip as anger, the other needs it); happiness and
+# surprise are their EMFACS units alone, as a dimpler or a funnel there made the jaw harder to read: see
+# the calibration script). Surprise pushes the lips forward
 # (AU18, pucker; a funnel, AU22, read as more jaw): with its speech unstretched (`SPEECH_STRETCH`) the
 # open mouth is an "oh" rather than the wide slot that read as fear (`hopper.jpg`'s surprise 58 -> 84 % of
 # video frames read as surprised, the sample's 90 -> 91 %). The jaw is otherwise left to speech; lips part
@@ -29,7 +31,7 @@ AU_STRENGTHS: dict[str, dict[int, float]] = {
     "sad": {1: 1.0, 4: 0.73, 15: 0.53, 28: 1.0, 16: 0.51, 7: 0.75},
     "angry": {4: 0.81, 5: 0.5, 7: 0.5, 23: 0.58, 24: 0.64, 9: 0.45, 10: 0.58, 16: 1.0, 26: 0.35},
     "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.5, 20: 0.5, 26: 0.22, 15: 0.77},
-    "disgusted": {9: 1.0, 15: 0.5, 16: 0.55, 10: 0.49, 17: 0.6, 4: 0.55, 7: 0.65, 24: 0.1, 28: 1.0},
+    "disgusted": {9: 1.0, 15: 0.5, 16: 0.59, 10: 0.37, 17: 0.54, 4: 0.46, 7: 0.71, 6: 0.12, 24: 0.05, 28: 1.0},
     "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.28, 18: 0.6},
 }
 
