@@ -15,16 +15,13 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # AU intensities of each emotion at full strength: the EMFACS prototypes of `rigs.facs` (each of their
 # units at least 0.5) plus alternatives seen in posed databases, with strengths calibrated by
 # `scripts/calibrate_expressions.py` so that photos rendered with them read as the emotion to the FER
-# ensemble (on the bundled sample faces; anger and disgust with their EMFACS variants: upper lip raised,
-# lip corners down, a little jaw drop; both recalibrated with the renderer's expression creases, which
-# made disgust readable, and disgust once more on frames of speech, halfway to what that search found on
-# both faces together (one face read its raised upper lip as anger, the other needs it); happiness and
-# surprise are their EMFACS units alone, as a dimpler or a funnel there made the jaw harder to read: see
-# the calibration script). Surprise pushes the lips forward
-# (AU18, pucker; a funnel, AU22, read as more jaw): with its speech unstretched (`SPEECH_STRETCH`) the
-# open mouth is an "oh" rather than the wide slot that read as fear (`hopper.jpg`'s surprise 58 -> 84 % of
-# video frames read as surprised, the sample's 90 -> 91 %). The jaw is otherwise left to speech; lips part
-# (AU25) is speech's.
+# ensemble on the bundled sample faces (its docstring keeps each run and hand change, with numbers).
+# Anger and disgust use their EMFACS variants (upper lip raised, lip corners down, a little jaw drop);
+# disgust sits halfway between two faces' needs, as one reads a raised upper lip as anger and the other
+# needs it. Happiness is its EMFACS units alone (a dimpler made the jaw harder to read). Surprise pushes
+# the lips forward (AU18; a funnel, AU22, reads as more jaw) and speaks unstretched (`SPEECH_STRETCH`), so
+# its open mouth is an "oh", not the wide slot that read as fear. The jaw is otherwise left to speech;
+# lips part (AU25) is speech's.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
     "happy": {6: 0.5, 12: 1.0},
