@@ -5,10 +5,11 @@ mesh with a hand-sculpted ARKit basis), so they test the renderer, not a particu
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from generation.talking_face import DenseWarp, WarpRenderer, compose
+from generation.talking_face import DenseWarp, WarpRenderer, compose, mouth
 from generation.talking_face.rig import LIPS_INNER_LOWER, LIPS_INNER_UPPER, mouth_polygon, polygon_coverage
 from generation.talking_face.wrinkles import WrinkleLayer, between
 from generation.video_writer import VideoWriter
@@ -245,6 +246,25 @@ def test_bilabial_closure_hides_the_interior(renderer):
     assert at_rest > 0.2 and closed < 0.05, (at_rest, closed)  # measured 0.29 -> 0.024
 
 
+def test_sealed_lips_meet_in_a_soft_shadow(renderer, monkeypatch):
+    """Where the sample's teeth were erased, sealed lips need a line where they meet; drawn as a 1-px line
+    it looked inked on. The shadow darkens the lips by at most ~1/4 and spreads over the rows beside it."""
+    sealed = weights(renderer, jawOpen=0.06, mouthClose=0.06)
+    shaded = renderer.render(sealed).astype(np.float32) @ LUMA
+    points = renderer.last_points
+    monkeypatch.setattr(mouth, "seam_shadow", lambda frame, u, v, points: np.zeros_like(u))
+    plain = renderer.render(sealed).astype(np.float32) @ LUMA
+    darkening = 1.0 - shaded / np.maximum(plain, 1.0)
+    band = slice(int(points[13, 1]) - 8, int(points[14, 1]) + 9)
+    for fraction in (0.3, 0.5, 0.7):
+        x = int(round(points[78, 0] + fraction * (points[308, 0] - points[78, 0])))
+        column = darkening[band, x]
+        row = int(np.argmax(column))
+        assert 0.1 < column[row] < 0.3, (fraction, column.round(2))  # measured 0.19-0.20 (a line: 0.37)
+        beside = min(column[row - 1], column[row + 1])
+        assert beside > 0.4 * column[row], (fraction, column.round(2))  # measured 0.5-0.6 (a line: 0.09)
+
+
 @pytest.fixture(scope="module")
 def closed_mouth_renderer(face_analyzer, sculpted_face):
     """A portrait whose lips are together at rest (the sample shows its teeth)."""
@@ -282,6 +302,16 @@ def test_a_closed_mouth_portrait_opens_onto_separate_teeth(closed_mouth_renderer
     dips = np.flatnonzero((row < 0.85 * neighbourhood) & (row <= np.minimum(np.roll(row, 1), np.roll(row, -1))))
     gaps = len(np.unique(dips // 3))
     assert gaps >= 3, (gaps, row.round())
+
+
+def test_a_closed_mouth_portrait_keeps_its_own_lip_line(closed_mouth_renderer):
+    """Hopper's lips meet at rest: the warp carries his own lip line, so no shadow is added over it."""
+    renderer = closed_mouth_renderer
+    line = np.zeros((512, 512), np.uint8)
+    cv2.polylines(line, [np.round(renderer.rig.src_points[LIPS_INNER_UPPER]).astype(np.int32)], False, 1, 5)
+    rest = renderer.render(renderer.rig.rest_weights()).astype(np.float32) @ LUMA
+    darker = (renderer.rig.source.astype(np.float32) @ LUMA - rest)[line > 0]
+    assert (darker > 8).mean() < 0.01, np.sort(darker)[-20:]  # measured 0; 3 % when a sealed-lip line was drawn
 
 
 def test_bilabials_seal_through_a_sneer(renderer):

@@ -8,7 +8,8 @@ upper lip uncovers more of them as it rises and the lower lip uncovers the cavit
 When the portrait already shows teeth (its lips are parted), the upper teeth are the portrait's own: the
 opening at rest is cut out once as a "teeth plate" and moved rigidly with the head, so at rest the frame
 is the portrait exactly; otherwise the teeth are drawn, tinted by the face's colours. At an opening of
-zero the layer vanishes, so closed lips (bilabials) show nothing of it.
+zero the layer vanishes, so closed lips (bilabials) show nothing of it; over an opening the portrait had
+(and the warp has filled with lip), a soft shadow marks where the lips meet.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from rigs.face_topology import (
 
 # the angle one tooth takes around the dental arch, seen from the front (radians): ~4 teeth per side show
 TOOTH_ANGLE = 0.3
+# how much each of R, G, B darkens in the shadow between sealed lips: red a little less, so it reads as a
+# shadow on lips rather than a grey line drawn over them
+SEAM_TINT = np.array([0.8, 1.0, 1.0], np.float32)
 # landmarks that move with the skull around the mouth (nose, upper cheeks): where the upper teeth go
 RIGID_AROUND_MOUTH = np.array([1, 2, 4, 5, 6, 19, 94, 97, 98, 326, 327, 168, 197, 195, 3, 248, 236, 456, 48, 278])
 
@@ -76,6 +80,26 @@ class TeethPlate:
     y0: int
     lips: np.ndarray  # (h, w, 3) float32: the box with the teeth taken out (what the warp moves)
     rest_cover: np.ndarray  # (h, w) float32: the opening's coverage at rest
+
+
+def seam_shadow(frame: FeatureFrame, u: np.ndarray, v: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How much the line where sealed lips meet darkens each pixel at mouth coordinates `(u, v)`, in
+    [0, 1) (a multiplier's complement, so the shadow keeps the lips' own hue). The line is a smooth curve
+    from corner to corner through the middle of the inner-lip contours (which kink near the corners, and a
+    polyline through them drew a hook there); a soft profile across it, deepest toward the corners, where
+    the lips fold in, and fading just before them."""
+    cu, cv_up = frame.uv(points[LIPS_INNER_UPPER[1:-1]])
+    middle = 0.5 * (cv_up + frame.profile(points[LIPS_INNER_LOWER], cu))
+    # v = u (1 - u)(a + b u + c u^2): through both corners (v = 0 there), bending as the lips do
+    basis = lambda t: (t * (1 - t))[:, None] * np.stack([np.ones_like(t), t, t * t], axis=1)  # noqa: E731
+    coef, *_ = np.linalg.lstsq(basis(cu.astype(np.float64)), middle.astype(np.float64), rcond=None)
+    uc = np.clip(u, 0.0, 1.0)
+    curve = (basis(uc.ravel().astype(np.float64)) @ coef).reshape(u.shape)
+    width = max(0.6, 0.014 * frame.length)  # ~1.2 px at 512 px
+    across = np.exp(-0.5 * ((v - curve) / width) ** 2)
+    edge = np.minimum(u, 1.0 - u)
+    along = (0.22 + 0.28 * smoothstep(0.2, 0.04, edge)) * smoothstep(0.0, 0.03, edge)
+    return (across * along).astype(np.float32)
 
 
 class MouthInterior:
@@ -190,12 +214,11 @@ class MouthInterior:
         up_u, up_v = frame.uv(dst_points[LIPS_INNER_UPPER])
         widest = float(np.max(frame.profile(dst_points[LIPS_INNER_LOWER], up_u) - up_v))
         roi = image[y0 : y0 + h, x0 : x0 + w]
-        if widest < 3.0:  # nearly sealed: the dark line where the lips meet
-            seam = np.zeros((h, w), np.uint8)
-            line = np.round((dst_points[LIPS_INNER_UPPER] - [x0, y0]) * 8).astype(np.int32)
-            cv2.polylines(seam, [line], False, 255, 1, cv2.LINE_AA, 3)
-            a = (seam.astype(np.float32) / 255.0 * 0.7 * (1.0 - widest / 3.0))[..., None]
-            roi[:] = np.clip(roi * (1 - a) + self.colours.lip * 0.4 * a + 0.5, 0, 255).astype(np.uint8)
+        if widest < 3.0 and self.source_open:
+            # nearly sealed over the portrait's erased opening: draw the shadow where the lips meet (a
+            # portrait with closed lips brings its own, and the warp moves it)
+            shadow = seam_shadow(frame, u, v, dst_points) * (1.0 - widest / 3.0)
+            roi[:] = np.clip(roi * (1.0 - shadow[..., None] * SEAM_TINT) + 0.5, 0, 255).astype(np.uint8)
         if widest < 0.35 or not cover.any():
             return  # lips together: nothing of the interior shows
         layer = self._synthetic(frame, u, v, v_up, v_lo, gap, rigid_points, x0, y0, w, h)
