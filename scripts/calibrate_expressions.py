@@ -33,6 +33,11 @@ Disgust then: `--emotions disgusted --judge speech --frames 24 --steps 100 --res
 Hopper's video 55 -> 86 % of frames, the sample's 81 -> 70 % (a raised upper lip, AU10, reads as anger
 on Hopper and is what the sample's disgust needs). The mean of it and the earlier strengths, kept, reads
 78 % and 83 %.
+Fear's upper-lid raiser (AU5) then went 0.5 -> 0.25 by hand: the eyes bulged and the sample's fearful
+video kept too little of its owner (identity 0.898). At 0.35 / 0.25 / 0.2 / 0 the sample read 90 / 93 /
+90 / 89 % of frames as fearful (89 % before) at identity 0.902 / 0.905 / 0.906 / 0.911; Hopper 89 / 88 /
+87 % (89 % before; 0 not run). Weaker brows (AU1, AU2 0.4: 86 %, 0.898) or lip stretch (AU20 0.35: 82 %,
+0.899) did not help.
 
 EMFACS says which action units make each emotion, not how strongly a 2D warp of a photo must move them
 before a recogniser (or a person, at video size) sees it. For each emotion this searches the strengths

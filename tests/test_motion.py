@@ -90,10 +90,12 @@ def test_emotion_shows_in_the_right_channels():
 
 def test_expression_aus_follow_the_emfacs_prototypes():
     # every unit of the EMFACS prototype shows (lips part comes from speech; the jaw drop stays small for
-    # speech to drive), clearly; calibrated alternatives may add to it
+    # speech to drive), clearly; calibrated alternatives may add to it. Fear's upper-lid raiser shows
+    # sclera above the iris from 0.25 (at 0.5 the eyes bulged and the sample's identity fell to 0.898).
+    floors = {26: 0.1, 5: 0.25}
     for emotion, aus in AU_STRENGTHS.items():
         for au in set(EMOTION_PROTOTYPES[emotion]) - {25}:
-            assert aus.get(au, 0.0) >= (0.1 if au == 26 else 0.5), (emotion, au)
+            assert aus.get(au, 0.0) >= floors.get(au, 0.5), (emotion, au)
 
 
 def test_blinks_rate_seed_and_switches():

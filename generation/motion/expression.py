@@ -20,14 +20,15 @@ from rigs.facs import ACTION_UNIT_BY_NUMBER
 # disgust sits halfway between two faces' needs, as one reads a raised upper lip as anger and the other
 # needs it. Happiness is its EMFACS units alone (a dimpler made the jaw harder to read). Surprise pushes
 # the lips forward (AU18; a funnel, AU22, reads as more jaw) and speaks unstretched (`SPEECH_STRETCH`), so
-# its open mouth is an "oh", not the wide slot that read as fear. The jaw is otherwise left to speech;
-# lips part (AU25) is speech's.
+# its open mouth is an "oh", not the wide slot that read as fear. Fear widens the eyes only a little
+# (AU5 0.25): at 0.5 they bulged, and the face stopped looking like its owner. The jaw is otherwise left
+# to speech; lips part (AU25) is speech's.
 AU_STRENGTHS: dict[str, dict[int, float]] = {
     "neutral": {},
     "happy": {6: 0.5, 12: 1.0},
     "sad": {1: 1.0, 4: 0.73, 15: 0.53, 28: 1.0, 16: 0.51, 7: 0.75},
     "angry": {4: 0.81, 5: 0.5, 7: 0.5, 23: 0.58, 24: 0.64, 9: 0.45, 10: 0.58, 16: 1.0, 26: 0.35},
-    "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.5, 20: 0.5, 26: 0.22, 15: 0.77},
+    "fearful": {1: 0.5, 2: 0.5, 4: 0.56, 5: 0.25, 20: 0.5, 26: 0.22, 15: 0.77},
     "disgusted": {9: 1.0, 15: 0.5, 16: 0.59, 10: 0.37, 17: 0.54, 4: 0.46, 7: 0.71, 6: 0.12, 24: 0.05, 28: 1.0},
     "surprised": {1: 0.5, 2: 0.5, 5: 0.5, 26: 0.28, 18: 0.6},
 }
