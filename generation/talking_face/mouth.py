@@ -91,10 +91,10 @@ def seam_shadow(frame: FeatureFrame, u: np.ndarray, v: np.ndarray, points: np.nd
     cu, cv_up = frame.uv(points[LIPS_INNER_UPPER[1:-1]])
     middle = 0.5 * (cv_up + frame.profile(points[LIPS_INNER_LOWER], cu))
     # v = u (1 - u)(a + b u + c u^2): through both corners (v = 0 there), bending as the lips do
-    basis = lambda t: (t * (1 - t))[:, None] * np.stack([np.ones_like(t), t, t * t], axis=1)  # noqa: E731
-    coef, *_ = np.linalg.lstsq(basis(cu.astype(np.float64)), middle.astype(np.float64), rcond=None)
+    t = cu.astype(np.float64)
+    coef, *_ = np.linalg.lstsq((t * (1 - t))[:, None] * np.vander(t, 3, increasing=True), middle, rcond=None)
     uc = np.clip(u, 0.0, 1.0)
-    curve = (basis(uc.ravel().astype(np.float64)) @ coef).reshape(u.shape)
+    curve = uc * (1 - uc) * np.polynomial.polynomial.polyval(uc, coef)
     width = max(0.6, 0.014 * frame.length)  # ~1.2 px at 512 px
     across = np.exp(-0.5 * ((v - curve) / width) ** 2)
     edge = np.minimum(u, 1.0 - u)
